@@ -1,0 +1,66 @@
+# Geldern first-contact assistant.  `make run` and `make test` work on a fresh machine:
+# they install what is missing, import the knowledge base, build the spaCy pipeline and
+# train the model when it is out of date, then start or test.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+ASSISTANT := $(VENV)/bin/assistant
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -n 1)
+DEBIAN_PACKAGES := chromium espeak-ng libespeak-ng1 sox poppler-utils nodejs npm
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install system-packages prepare run test test-fast eval bench lint clean lock
+
+install: system-packages $(VENV)/.installed web/node_modules/.installed
+
+system-packages:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found (Rasa 3.6 needs it): install it with 'pyenv install 3.10' or set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==24.0
+	$(PY) -m pip install --progress-bar on -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+	@touch $@
+
+prepare: install
+	$(ASSISTANT) prepare
+
+run: prepare
+	$(ASSISTANT) run --no-prepare
+
+test: prepare
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e and not integration"
+
+eval: prepare
+	$(ASSISTANT) eval
+
+bench: prepare
+	$(PY) -m benchmarks.run
+
+lint: install
+	$(VENV)/bin/ruff check servicecenter bot speech tests benchmarks
+
+# Re-pin every dependency from the current virtualenv (after a deliberate upgrade).
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v "^-e" > requirements.lock
+
+clean:
+	rm -rf var/ reports/ models/rasa bot/data/nlu/generated_knowledge.yml

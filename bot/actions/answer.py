@@ -1,0 +1,81 @@
+"""Answer a question about a service from the knowledge base."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.common import channel, entity_values, latest, outcome_events, repository
+from servicecenter import dialogue
+from servicecenter.knowledge.answers import VOICE, AnswerComposer
+from servicecenter.knowledge.aspects import detect_aspect
+from servicecenter.knowledge.repository import KnowledgeUnavailable
+from servicecenter.settings import get_settings
+
+
+class ActionAnswerService(Action):
+    def name(self) -> Text:
+        return "action_answer_service"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        try:
+            kb = repository().get()
+        except KnowledgeUnavailable:
+            dispatcher.utter_message(response="utter_knowledge_unavailable")
+            return outcome_events(dialogue.FALLBACK)
+        message = latest(tracker)
+        intent = (message.get("intent") or {}).get("name")
+        confidence = float((message.get("intent") or {}).get("confidence") or 0.0)
+        resolution = dialogue.resolve_service(
+            kb,
+            intent,
+            confidence,
+            message.get("intent_ranking") or [],
+            entity_values(tracker, "service"),
+            tracker.get_slot("topic"),
+            margin=get_settings().clarify_margin,
+        )
+        if resolution.needs_clarification:
+            aspect = detect_aspect(message.get("text") or "", intent)
+            return self._clarify(dispatcher, tracker, kb, resolution.candidates, aspect)
+        if resolution.service is None:
+            dispatcher.utter_message(response="utter_which_service")
+            return outcome_events(dialogue.CLARIFY)
+        aspect = detect_aspect(message.get("text") or "", intent)
+        if tracker.get_slot("pending") == "clarify" and aspect == "general":
+            # The citizen picked one of the offered services: answer what they asked.
+            aspect = tracker.get_slot("aspect") or aspect
+        answer = AnswerComposer(kb).answer(resolution.service, aspect, channel(tracker))
+        dispatcher.utter_message(text=answer.text)
+        answered = list(tracker.get_slot("answered") or [])
+        answered.append(f"{resolution.service}:{aspect}")
+        return outcome_events(
+            dialogue.ANSWER,
+            service=resolution.service,
+            topic=resolution.service,
+            aspect=aspect,
+            misunderstandings=0.0,
+            pending=None,
+            answered=answered[-10:],
+        )
+
+    @staticmethod
+    def _clarify(dispatcher, tracker, kb, candidates, aspect):  # type: ignore[no-untyped-def]
+        names = [kb.services[c].name for c in candidates]
+        if channel(tracker) == VOICE:
+            dispatcher.utter_message(response="utter_clarify", options=" oder ".join(names))
+        else:
+            dispatcher.utter_message(
+                response="utter_clarify",
+                buttons=[
+                    {"title": name, "payload": "/" + dialogue.intent_for(slug)}
+                    for slug, name in zip(candidates, names)
+                ],
+            )
+        return outcome_events(
+            dialogue.CLARIFY, candidates=candidates, pending="clarify", aspect=aspect
+        )

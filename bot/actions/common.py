@@ -1,0 +1,50 @@
+"""Helpers shared by the actions: reading the turn, setting the per-turn outcome."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+from servicecenter.knowledge.answers import channel_kind
+from servicecenter.knowledge.repository import default_repository
+
+
+def repository():  # type: ignore[no-untyped-def]
+    return default_repository()
+
+
+def channel(tracker: Tracker) -> str:
+    return channel_kind(tracker.get_latest_input_channel())
+
+
+def latest(tracker: Tracker) -> Dict[str, Any]:
+    return tracker.latest_message or {}
+
+
+def entity_values(tracker: Tracker, entity: str) -> List[str]:
+    values: List[str] = []
+    for ent in latest(tracker).get("entities", []) or []:
+        if ent.get("entity") == entity and isinstance(ent.get("value"), str):
+            if ent["value"] not in values:
+                values.append(ent["value"])
+    return values
+
+
+def outcome_events(
+    outcome: str,
+    service: Optional[str] = None,
+    department: Optional[str] = None,
+    candidates: Optional[List[str]] = None,
+    **extra: Any,
+) -> List[Dict[str, Any]]:
+    """Slot events that describe this turn (read by evaluation and, later, reports)."""
+    events = [
+        SlotSet("outcome", outcome),
+        SlotSet("service", service),
+        SlotSet("department", department),
+        SlotSet("candidates", candidates or []),
+    ]
+    events.extend(SlotSet(k, v) for k, v in extra.items())
+    return events

@@ -1,0 +1,84 @@
+"""Hand a request over to a person: record it and tell the citizen what happens next."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.actions.common import channel, entity_values, latest, outcome_events, repository
+from servicecenter import dialogue
+from servicecenter.handoff.requests import record_handoff
+from servicecenter.knowledge.answers import VOICE, AnswerComposer
+from servicecenter.knowledge.repository import KnowledgeUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def handoff_reason(tracker: Tracker) -> str:
+    intent = ((latest(tracker).get("intent") or {}).get("name")) or ""
+    if intent in ("human", "case_status", "complaint", "not_helpful"):
+        return intent
+    if intent == "affirm":  # accepted the offer after misunderstandings
+        return "repeated_fallback"
+    return "human"
+
+
+class ActionHandoff(Action):
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        try:
+            kb = repository().get()
+        except KnowledgeUnavailable:
+            dispatcher.utter_message(response="utter_knowledge_unavailable")
+            return outcome_events(dialogue.FALLBACK)
+        reason = handoff_reason(tracker)
+        named_services = [s for s in entity_values(tracker, "service") if s in kb.services]
+        # A complaint is about how the town acted, not about the topic discussed before.
+        context = None if reason == "complaint" else tracker.get_slot("topic")
+        service = named_services[0] if named_services else context
+        department = dialogue.handoff_target(kb, entity_values(tracker, "department"), service)
+        if reason == "complaint" and not entity_values(tracker, "department"):
+            department = dialogue.DEFAULT_HANDOFF_TARGET
+        kind = channel(tracker)
+        try:
+            request_id = record_handoff(tracker.sender_id, reason, department, kind, service)
+            reference = request_id.split("-")[0].upper()
+            next_step = (
+                f"Ihr Anliegen ist unter der Nummer {reference} vermerkt."
+                if kind != VOICE
+                else "Ihr Anliegen ist vermerkt."
+            )
+        except SQLAlchemyError:
+            log.exception("handoff could not be stored (reason=%s department=%s)", reason, department)
+            next_step = "Ich konnte Ihr Anliegen gerade nicht vermerken; bitte melden Sie sich direkt."
+        org = kb.organisations[department]
+        composer = AnswerComposer(kb)
+        name = f"{org.article} {org.name}" if org.article else org.name
+        dispatcher.utter_message(
+            response="utter_handoff",
+            target=_accusative(name),
+            target_short=name,
+            next_step=next_step,
+            contact=composer.contact_line(org, kind),
+        )
+        return outcome_events(
+            dialogue.HANDOFF,
+            service=service if reason == "case_status" or reason == "human" else None,
+            department=department,
+            handoff_reason=reason,
+            misunderstandings=0.0,
+            pending=None,
+        )
+
+
+def _accusative(name: str) -> str:
+    """'der Kreis Kleve' -> 'den Kreis Kleve' (after 'an'); 'das'/'die' stay."""
+    return "den " + name[4:] if name.startswith("der ") else name

@@ -1,0 +1,110 @@
+"""Decisions the dialogue takes each turn, as plain functions the actions call.
+
+Which service is meant (from the intent, the recognised service names and the topic under
+discussion), whether to ask back, and where a handoff goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, List, Optional, Sequence
+
+from servicecenter.knowledge.loader import KnowledgeBase
+
+SERVICE_INTENT_PREFIX = "svc_"
+DEFAULT_HANDOFF_TARGET = "zentrale"
+
+# Outcomes of a turn (evaluation records use these names).
+ANSWER = "answer"
+CLARIFY = "clarify"
+HANDOFF = "handoff"
+EMERGENCY = "emergency"
+OUT_OF_SCOPE = "out_of_scope"
+FALLBACK = "fallback"
+SMALLTALK = "smalltalk"
+
+
+def intent_for(slug: str) -> str:
+    return SERVICE_INTENT_PREFIX + slug.replace("-", "_")
+
+
+def slug_for(intent: Optional[str]) -> Optional[str]:
+    if not intent or not intent.startswith(SERVICE_INTENT_PREFIX):
+        return None
+    return intent[len(SERVICE_INTENT_PREFIX):].replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """``service`` when one service is meant; ``candidates`` when we must ask back."""
+
+    service: Optional[str] = None
+    candidates: List[str] = field(default_factory=list)
+    source: str = "none"
+
+    @property
+    def needs_clarification(self) -> bool:
+        return self.service is None and len(self.candidates) > 1
+
+
+def _known(slugs: Iterable[Optional[str]], kb: KnowledgeBase) -> List[str]:
+    seen: List[str] = []
+    for slug in slugs:
+        if slug and slug in kb.services and slug not in seen:
+            seen.append(slug)
+    return seen
+
+
+def resolve_service(
+    kb: KnowledgeBase,
+    intent: Optional[str],
+    confidence: float,
+    ranking: Sequence[dict],
+    mentioned: Sequence[str],
+    current: Optional[str],
+    margin: float = 0.15,
+    trust: float = 0.7,
+) -> Resolution:
+    """Decide which service a message is about.
+
+    - A service intent decides when it is confident; a service named in the text
+      overrides a less confident intent.
+    - Two service intents close together, neither confident: ask back with both.
+    - A follow-up without a service refers to the topic under discussion.
+    """
+    named = _known(mentioned, kb)
+    intended = slug_for(intent)
+    if intended and intended in kb.services:
+        if named and intended not in named and confidence < trust:
+            return Resolution(named[0], source="entity") if len(named) == 1 else Resolution(candidates=named[:3], source="entity")
+        if confidence < trust:
+            rivals = [
+                slug_for(r.get("name"))
+                for r in ranking[1:3]
+                if slug_for(r.get("name")) and confidence - float(r.get("confidence", 0.0)) < margin
+            ]
+            rivals = _known(rivals, kb)
+            if rivals:
+                return Resolution(candidates=[intended] + rivals, source="ranking")
+        return Resolution(intended, source="intent")
+    if len(named) == 1:
+        return Resolution(named[0], source="entity")
+    if len(named) > 1:
+        return Resolution(candidates=named[:3], source="entity")
+    if current and current in kb.services:
+        return Resolution(current, source="context")
+    return Resolution()
+
+
+def handoff_target(
+    kb: KnowledgeBase,
+    named_departments: Sequence[str],
+    service: Optional[str],
+) -> str:
+    """The competent department or body: a named office, else the service's, else the switchboard."""
+    for slug in named_departments:
+        if slug in kb.organisations and slug != "polizei-notruf":
+            return slug
+    if service and service in kb.services:
+        return kb.services[service].responsible
+    return DEFAULT_HANDOFF_TARGET

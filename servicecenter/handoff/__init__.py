@@ -1,0 +1,1 @@
+"""Handing a conversation over to a person: requests, routing, summaries."""

@@ -1,0 +1,1 @@
+"""The knowledge base (Wissensdatenbank): schema, YAML import/export, lookup and search."""

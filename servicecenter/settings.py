@@ -1,0 +1,110 @@
+"""One place for configuration: environment variables (prefix ``ASSISTANT_``) and ``.env``.
+
+Settings are validated when first read; a wrong value fails fast with a message that
+names the variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseSettings, Field, ValidationError, validator
+
+from servicecenter import PROJECT_ROOT
+
+
+class SettingsError(RuntimeError):
+    """Raised when the configuration is invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; default: SQLite file var/assistant.db"
+    )
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge" / "geldern"
+    catalogue_file: Optional[Path] = None
+    models_dir: Path = PROJECT_ROOT / "models"
+    var_dir: Path = PROJECT_ROOT / "var"
+
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    rasa_public_url: str = ""
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    console_host: str = "127.0.0.1"
+    console_port: int = 8000
+
+    log_level: str = "INFO"
+    # Confidence below which a service intent is not trusted on its own.
+    clarify_margin: float = 0.15
+
+    class Config:
+        env_prefix = "ASSISTANT_"
+        env_file = str(PROJECT_ROOT / ".env")
+
+    @validator("rasa_port", "actions_port", "console_port")
+    def _port_range(cls, value: int) -> int:  # noqa: N805
+        if not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port between 1 and 65535")
+        return value
+
+    @validator("log_level")
+    def _level(cls, value: str) -> str:  # noqa: N805
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+    @validator("clarify_margin")
+    def _margin(cls, value: float) -> float:  # noqa: N805
+        if not 0.0 <= value < 1.0:
+            raise ValueError("must be between 0 and 1")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'assistant.db'}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def browser_rasa_url(self) -> str:
+        """Where the browser's chat widget reaches Rasa's socket.io channel."""
+        return self.rasa_public_url or f"http://localhost:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.actions_host}:{self.actions_port}/webhook"
+
+    @property
+    def rasa_model_dir(self) -> Path:
+        return self.models_dir / "rasa"
+
+    @property
+    def spacy_model_dir(self) -> Path:
+        return self.models_dir / "spacy" / "de_geldern"
+
+    @property
+    def catalogue_path(self) -> Path:
+        if self.catalogue_file:
+            return self.catalogue_file
+        return self.knowledge_dir / "catalogue.yml"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read and validate the settings once per process."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        problems = "; ".join(
+            f"ASSISTANT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in err.errors()
+        )
+        raise SettingsError(f"Invalid configuration: {problems}") from err
