@@ -139,17 +139,17 @@ class BatchRunner:
 
 
 async def load_agent(model: Path, actions_url: str) -> Any:
+    """Load the model with the real action server and an in-memory tracker store."""
     from rasa.core.agent import load_agent as rasa_load_agent
-    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
+    from rasa.utils.log_utils import configure_structlog
 
-    agent = await rasa_load_agent(
-        model_path=str(model),
-        action_endpoint=EndpointConfig(url=actions_url),
-    )
-    agent.tracker_store = InMemoryTrackerStore(agent.domain)
-    agent.processor.tracker_store = agent.tracker_store
-    return agent
+    # Rasa's structured logs would otherwise print every turn (and its text) at debug level.
+    configure_structlog(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
+
+    endpoints = AvailableEndpoints(action=EndpointConfig(url=actions_url))
+    return await rasa_load_agent(model_path=str(model), endpoints=endpoints)
 
 
 def run_batch_file(

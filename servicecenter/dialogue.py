@@ -63,12 +63,14 @@ def resolve_service(
     mentioned: Sequence[str],
     current: Optional[str],
     margin: float = 0.15,
-    trust: float = 0.7,
+    trust: float = 0.4,
+    sure: float = 0.5,
 ) -> Resolution:
     """Decide which service a message is about.
 
-    - A service intent decides when it is confident; a service named in the text
-      overrides a less confident intent.
+    - A service intent decides when it is confident (``sure``); a service named in the
+      text overrides an intent below ``trust`` (a mention like "Reisepass" in "Reisepass
+      verloren" must not beat a confident "lost document" intent).
     - Two service intents close together, neither confident: ask back with both.
     - A follow-up without a service refers to the topic under discussion.
     """
@@ -77,7 +79,7 @@ def resolve_service(
     if intended and intended in kb.services:
         if named and intended not in named and confidence < trust:
             return Resolution(named[0], source="entity") if len(named) == 1 else Resolution(candidates=named[:3], source="entity")
-        if confidence < trust:
+        if confidence < sure:
             rivals = [
                 slug_for(r.get("name"))
                 for r in ranking[1:3]
@@ -108,3 +110,27 @@ def handoff_target(
     if service and service in kb.services:
         return kb.services[service].responsible
     return DEFAULT_HANDOFF_TARGET
+
+
+def recover_from_fallback(
+    kb: KnowledgeBase,
+    ranking: Sequence[dict],
+    mentioned: Sequence[str],
+    floor: float = 0.15,
+) -> Resolution:
+    """When the classifier is unsure, use what agrees: a service named in the text, or
+    the two best service intents to offer as choices."""
+    named = _known(mentioned, kb)
+    if len(named) == 1:
+        return Resolution(named[0], source="entity")
+    services = [
+        (slug_for(r.get("name")), float(r.get("confidence", 0.0)))
+        for r in ranking
+        if slug_for(r.get("name"))
+    ]
+    services = [(s, c) for s, c in services if s in kb.services and c >= floor]
+    if len(named) > 1:
+        return Resolution(candidates=named[:3], source="entity")
+    if len(services) >= 2:
+        return Resolution(candidates=[s for s, _ in services[:3]], source="ranking")
+    return Resolution()

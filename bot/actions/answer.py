@@ -7,7 +7,14 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.common import channel, entity_values, latest, outcome_events, repository
+from bot.actions.common import (
+    channel,
+    emergency_override,
+    entity_values,
+    latest,
+    outcome_events,
+    repository,
+)
 from servicecenter import dialogue
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.knowledge.aspects import detect_aspect
@@ -22,6 +29,9 @@ class ActionAnswerService(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        override = emergency_override(dispatcher, tracker)
+        if override is not None:
+            return override
         try:
             kb = repository().get()
         except KnowledgeUnavailable:
@@ -39,12 +49,18 @@ class ActionAnswerService(Action):
             tracker.get_slot("topic"),
             margin=get_settings().clarify_margin,
         )
+        if resolution.service is None and not resolution.needs_clarification:
+            dispatcher.utter_message(response="utter_which_service")
+            return outcome_events(dialogue.CLARIFY)
+        return self.respond(dispatcher, tracker, kb, resolution)
+
+    def respond(self, dispatcher, tracker, kb, resolution):  # type: ignore[no-untyped-def]
+        """Answer the resolved service, or ask back when several fit."""
+        message = latest(tracker)
+        intent = (message.get("intent") or {}).get("name")
         if resolution.needs_clarification:
             aspect = detect_aspect(message.get("text") or "", intent)
             return self._clarify(dispatcher, tracker, kb, resolution.candidates, aspect)
-        if resolution.service is None:
-            dispatcher.utter_message(response="utter_which_service")
-            return outcome_events(dialogue.CLARIFY)
         aspect = detect_aspect(message.get("text") or "", intent)
         if tracker.get_slot("pending") == "clarify" and aspect == "general":
             # The citizen picked one of the offered services: answer what they asked.

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 
+from servicecenter import dialogue
 from servicecenter.knowledge.answers import channel_kind
 from servicecenter.knowledge.repository import default_repository
 
@@ -48,3 +49,13 @@ def outcome_events(
     ]
     events.extend(SlotSet(k, v) for k, v in extra.items())
     return events
+
+
+def emergency_override(dispatcher: Any, tracker: Tracker) -> Optional[List[Dict[str, Any]]]:
+    """Refer to 110/112 when the words signal acute danger, whatever the intent was."""
+    from servicecenter.safety import is_emergency
+
+    if is_emergency(latest(tracker).get("text") or ""):
+        dispatcher.utter_message(response="utter_emergency")
+        return outcome_events(dialogue.EMERGENCY, pending=None)
+    return None

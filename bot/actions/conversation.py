@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.common import latest, outcome_events
+from bot.actions.answer import ActionAnswerService
+from bot.actions.common import emergency_override, entity_values, latest, outcome_events, repository
 from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
 
@@ -42,6 +43,9 @@ class ActionOutOfScope(Action):
         return "action_out_of_scope"
 
     async def run(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        override = emergency_override(dispatcher, tracker)
+        if override is not None:
+            return override
         dispatcher.utter_message(response="utter_out_of_scope")
         return outcome_events(dialogue.OUT_OF_SCOPE, pending=None)
 
@@ -79,6 +83,12 @@ class ActionFallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        override = emergency_override(dispatcher, tracker)
+        if override is not None:
+            return override
+        recovered = self._recover(dispatcher, tracker)
+        if recovered is not None:
+            return recovered
         count = int(tracker.get_slot("misunderstandings") or 0) + 1
         if count >= MAX_MISUNDERSTANDINGS:
             dispatcher.utter_message(response="utter_offer_handoff")
@@ -89,3 +99,20 @@ class ActionFallback(Action):
         return outcome_events(
             dialogue.FALLBACK, misunderstandings=float(count), pending=None,
         )
+
+    @staticmethod
+    def _recover(dispatcher, tracker):  # type: ignore[no-untyped-def]
+        """An unsure classification that a named service or two close services explain."""
+        from servicecenter.knowledge.repository import KnowledgeUnavailable
+
+        try:
+            kb = repository().get()
+        except KnowledgeUnavailable:
+            return None
+        message = latest(tracker)
+        resolution = dialogue.recover_from_fallback(
+            kb, message.get("intent_ranking") or [], entity_values(tracker, "service")
+        )
+        if resolution.service is None and not resolution.needs_clarification:
+            return None
+        return ActionAnswerService().respond(dispatcher, tracker, kb, resolution)

@@ -9,7 +9,14 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions.common import channel, entity_values, latest, outcome_events, repository
+from bot.actions.common import (
+    channel,
+    emergency_override,
+    entity_values,
+    latest,
+    outcome_events,
+    repository,
+)
 from servicecenter import dialogue
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
@@ -34,6 +41,9 @@ class ActionHandoff(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        override = emergency_override(dispatcher, tracker)
+        if override is not None:
+            return override
         try:
             kb = repository().get()
         except KnowledgeUnavailable:

@@ -58,8 +58,7 @@ def rasa_endpoint(browser_rasa_url: str) -> Tuple[str, str]:
     parts = urlsplit(browser_rasa_url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConsoleConfigError(
-            "ASSISTANT_RASA_PUBLIC_URL: must be an absolute http(s) URL, "
-            f"got {browser_rasa_url!r}"
+            f"ASSISTANT_RASA_PUBLIC_URL: must be an absolute http(s) URL, got {browser_rasa_url!r}"
         )
     origin = f"{parts.scheme}://{parts.netloc}"
     return origin, parts.path.rstrip("/") + SOCKETIO_PATH
@@ -118,6 +117,7 @@ class SecurityHeadersMiddleware:
 
 @lru_cache(maxsize=None)
 def _file_digest(path: Path, mtime_ns: int) -> str:
+    # mtime_ns is only part of the cache key: an edited file gets a fresh hash.
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
@@ -191,16 +191,12 @@ def _vendor_router(web_modules_dir: Path, files: Mapping[str, str]) -> APIRouter
     return router
 
 
-def _install_error_pages(
-    app: FastAPI, templates: Jinja2Templates, headers: Mapping[str, str]
-) -> None:
+def _install_error_pages(app: FastAPI, templates: Jinja2Templates, headers: Mapping[str, str]) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404 and _wants_html(request):
             return templates.TemplateResponse(request, "404.html", {}, status_code=404)
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     async def server_error(request: Request, exc: Exception) -> Response:
         # Runs outside the middleware stack, so the security headers are added here.

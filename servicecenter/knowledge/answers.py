@@ -172,7 +172,8 @@ class AnswerComposer:
         if body.get("fees"):
             fees: List[Fee] = body["fees"][:3]
             sentences.append(f"{service.name}. " + " ".join(
-                f"{f.label}: {spoken.euro(f.amount_eur)}." for f in fees
+                f"{spoken.for_speech(f.label[:1].upper() + f.label[1:])}: {spoken.euro(f.amount_eur)}."
+                for f in fees
             ))
             if body.get("tail"):
                 sentences.append(spoken.for_speech(body["tail"]))

@@ -133,6 +133,7 @@ def load_knowledge(directory: Path, catalogue_path: Optional[Path] = None) -> Kn
     services: Dict[str, Service] = {}
     source_files: Dict[str, str] = {}
     service_dir = directory / "services"
+    present = {path.stem for path in service_dir.glob("*.yml")}
     for path in sorted(service_dir.glob("*.yml")):
         raw = _read_yaml(path, problems)
         if raw is None:
@@ -146,7 +147,7 @@ def load_knowledge(directory: Path, catalogue_path: Optional[Path] = None) -> Kn
         services[service.slug] = service
         source_files[service.slug] = rel
 
-    problems.extend(_cross_check(catalogue, services, organisations, locations, hours, source_files))
+    problems.extend(_cross_check(catalogue, services, organisations, locations, hours, source_files, present))
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(catalogue, services, organisations, locations, hours, source_files)
@@ -159,9 +160,10 @@ def _cross_check(
     locations: Dict[str, Location],
     hours: Dict[str, OpeningHours],
     files: Dict[str, str],
+    present: Iterable[str] = (),
 ) -> Iterable[Problem]:
     for slug in catalogue.services:
-        if slug not in services:
+        if slug not in services and slug not in set(present):  # invalid files are reported already
             yield Problem(f"services/{slug}.yml", slug, "-", "catalogue service has no entry")
     for slug in catalogue.organisations:
         if slug not in organisations:
@@ -193,3 +195,9 @@ def _cross_check(
             if other and other != service.slug:
                 yield Problem(file, service.slug, "synonyms", f"'{synonym}' is also a synonym of '{other}'")
             seen_synonyms[key] = service.slug
+    for org in organisations.values():
+        for synonym in org.synonyms:
+            other = seen_synonyms.get(synonym.casefold())
+            if other and other != org.slug:
+                yield Problem("organisations.yml", org.slug, "synonyms", f"'{synonym}' is also a synonym of '{other}'")
+            seen_synonyms[synonym.casefold()] = org.slug

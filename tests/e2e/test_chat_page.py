@@ -32,7 +32,9 @@ SETTLE_SECONDS = 1.5
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"
+    ),
 ]
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -48,9 +50,9 @@ class ChatPage:
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         page.on(
             "console",
-            lambda msg: self.errors.append(f"console {msg.type}: {msg.text}")
-            if msg.type == "error"
-            else None,
+            lambda msg: (
+                self.errors.append(f"console {msg.type}: {msg.text}") if msg.type == "error" else None
+            ),
         )
         page.on("dialog", self._on_dialog)
 
@@ -149,9 +151,7 @@ def test_passport_question_is_answered_with_fee_and_source_link(chat: ChatPage) 
     assert links.count() >= 1, text
     assert "noopener" in (links.first.get_attribute("rel") or "")
     # The citizen's own message is shown as typed.
-    assert chat.page.locator("#chat-log .msg--user").last.inner_text().endswith(
-        "Was kostet ein Reisepass?"
-    )
+    assert chat.page.locator("#chat-log .msg--user").last.inner_text().endswith("Was kostet ein Reisepass?")
     assert chat.csp_violations() == []
 
 

@@ -119,9 +119,7 @@ def test_page_has_no_inline_script_or_style(page: _Collector) -> None:
 def test_html_responses_carry_a_strict_csp_and_security_headers(client: TestClient) -> None:
     response = client.get("/")
     csp = response.headers["content-security-policy"]
-    directives = dict(
-        (part.strip().split(" ", 1) + [""])[:2] for part in csp.split(";") if part.strip()
-    )
+    directives = dict((part.strip().split(" ", 1) + [""])[:2] for part in csp.split(";") if part.strip())
     assert directives["default-src"] == "'none'"
     assert directives["script-src"] == "'self'"
     assert directives["style-src"] == "'self'"

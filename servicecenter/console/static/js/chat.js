@@ -115,6 +115,7 @@ function main() {
     failures: 0,
     pending: false,
     pendingTimer: null,
+    sessionRetried: false,
   };
 
   function setStatus(name) {
@@ -289,6 +290,14 @@ function main() {
   });
   socket.on("connect", startSession);
   socket.on("session_confirm", onSessionConfirm);
+  // The server refused our id (should not happen with the ids made here): start afresh once.
+  socket.on("session_error", () => {
+    if (state.sessionRetried) return setStatus("unreachable");
+    state.sessionRetried = true;
+    state.sessionId = newSessionId();
+    storage.setItem(KEYS.session, state.sessionId);
+    startSession();
+  });
   socket.on("bot_uttered", onBotMessage);
   socket.on("disconnect", (reason) => {
     state.ready = false;

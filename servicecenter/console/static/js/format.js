@@ -59,12 +59,10 @@ function appendInline(parent, text, allowBold = true) {
 /** Build a DocumentFragment for one message text. */
 export function renderMessage(text) {
   const fragment = document.createDocumentFragment();
-  let paragraph = null;
   let list = null;
   for (const line of String(text).split(/\r?\n/)) {
     const item = /^\s*- +(.*)$/.exec(line);
     if (item) {
-      paragraph = null;
       if (!list) {
         list = document.createElement("ul");
         fragment.append(list);
@@ -72,18 +70,15 @@ export function renderMessage(text) {
       const li = document.createElement("li");
       appendInline(li, item[1]);
       list.append(li);
-    } else if (line.trim() === "") {
-      paragraph = null;
-      list = null;
     } else {
       list = null;
-      if (paragraph) {
-        paragraph.append(document.createElement("br"));
-      } else {
-        paragraph = document.createElement("p");
+      // Answers put heading, facts, contact and source on lines of their own: one
+      // paragraph each reads easier than a dense block with line breaks.
+      if (line.trim() !== "") {
+        const paragraph = document.createElement("p");
+        appendInline(paragraph, line);
         fragment.append(paragraph);
       }
-      appendInline(paragraph, line);
     }
   }
   return fragment;

@@ -1,0 +1,1 @@
+"""Benchmarks of the running assistant: latency, load and training time, memory (``python -m benchmarks.run``)."""

@@ -1,0 +1,73 @@
+"""Which service a message is about, when to ask back, where a handoff goes."""
+
+from servicecenter.dialogue import handoff_target, intent_for, recover_from_fallback, resolve_service, slug_for
+from servicecenter.knowledge.aspects import detect_aspect
+
+
+def test_intent_names_map_to_catalogue_slugs():
+    assert intent_for("wohnsitz-anmelden") == "svc_wohnsitz_anmelden"
+    assert slug_for("svc_ausweis_status") == "ausweis-status"
+    assert slug_for("greet") is None
+
+
+def test_confident_service_intent_decides(knowledge):
+    r = resolve_service(knowledge, "svc_reisepass", 0.9, [], [], None)
+    assert r.service == "reisepass" and not r.needs_clarification
+
+
+def test_a_mention_does_not_beat_a_confident_intent(knowledge):
+    r = resolve_service(knowledge, "svc_ausweis_verlust", 0.8, [], ["reisepass"], None)
+    assert r.service == "ausweis-verlust"
+
+
+def test_a_named_service_beats_an_unsure_intent(knowledge):
+    r = resolve_service(knowledge, "svc_personalausweis", 0.35, [], ["hundesteuer"], None)
+    assert r.service == "hundesteuer"
+
+
+def test_two_close_unsure_services_are_offered_as_choices(knowledge):
+    ranking = [
+        {"name": "svc_wohnsitz_anmelden", "confidence": 0.41},
+        {"name": "svc_wohnsitz_ummelden", "confidence": 0.37},
+        {"name": "greet", "confidence": 0.05},
+    ]
+    r = resolve_service(knowledge, "svc_wohnsitz_anmelden", 0.41, ranking, [], None)
+    assert r.needs_clarification
+    assert r.candidates == ["wohnsitz-anmelden", "wohnsitz-ummelden"]
+
+
+def test_follow_up_refers_to_the_topic_under_discussion(knowledge):
+    r = resolve_service(knowledge, "ask_fee", 0.9, [], [], "hundesteuer")
+    assert r.service == "hundesteuer" and r.source == "context"
+
+
+def test_follow_up_without_topic_resolves_nothing(knowledge):
+    r = resolve_service(knowledge, "ask_fee", 0.9, [], [], None)
+    assert r.service is None and not r.needs_clarification
+
+
+def test_fallback_recovers_a_named_service_or_offers_the_two_best(knowledge):
+    assert recover_from_fallback(knowledge, [], ["muelltonne"]).service == "muelltonne"
+    ranking = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "svc_sperrmuell", "confidence": 0.2},
+               {"name": "svc_wertstoffhof", "confidence": 0.18}]
+    assert recover_from_fallback(knowledge, ranking, []).candidates == ["sperrmuell", "wertstoffhof"]
+    assert recover_from_fallback(knowledge, [{"name": "svc_sperrmuell", "confidence": 0.1}], []).service is None
+
+
+def test_handoff_goes_to_named_office_then_service_owner_then_switchboard(knowledge):
+    assert handoff_target(knowledge, ["standesamt"], "reisepass") == "standesamt"
+    assert handoff_target(knowledge, [], "bauantrag") == "bauordnung"
+    assert handoff_target(knowledge, [], "kfz-zulassung") == "kreis-kleve"
+    assert handoff_target(knowledge, [], None) == "zentrale"
+    assert handoff_target(knowledge, ["polizei-notruf"], None) == "zentrale"
+
+
+def test_aspects_are_detected_from_words():
+    assert detect_aspect("Was kostet ein Reisepass?") == "fee"
+    assert detect_aspect("welche unterlagen brauch ich") == "documents"
+    assert detect_aspect("Geht das auch online?") == "online"
+    assert detect_aspect("Wie lange dauert das?") == "duration"
+    assert detect_aspect("Wo ist das Bürgerbüro?") == "location"
+    assert detect_aspect("Wann hat das Bürgerbüro geöffnet?") == "hours"
+    assert detect_aspect("Ich brauche einen Reisepass") == "general"
+    assert detect_aspect("egal", intent="ask_hours") == "hours"
