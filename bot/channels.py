@@ -100,7 +100,7 @@ class GuardedSocketIOInput(SocketIOInput):
                 await sio.emit("session_error", {"error": "invalid_session", "message": SESSION_ID_HINT}, room=sid)
                 return
             if self.session_persistence:
-                sio.enter_room(sid, session_id)
+                await sio.enter_room(sid, session_id)
             await sio.emit("session_confirm", session_id, room=sid)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)

@@ -409,7 +409,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         "",
     ]
     nlu = summary.get("nlu_split")
-    if nlu and "error" in nlu:
+    if nlu and nlu.get("skipped"):
+        out += ["## NLU split test", "", "Skipped in this run (`--skip-nlu-split`).", ""]
+    elif nlu and "error" in nlu:
         out += ["## NLU split test", "", f"Failed: {nlu['error']}", ""]
     elif nlu:
         out += [
@@ -563,6 +565,8 @@ def run_evaluation(settings: Settings, nlu_split: bool = True) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 summary["nlu_split"] = {"error": str(err).splitlines()[0]}
                 exit_code = 1
+        else:
+            summary["nlu_split"] = {"skipped": True}
 
         print(f"• held-out set: {HELDOUT_FILE.relative_to(PROJECT_ROOT)} through {summary['model']}", flush=True)
         cases = load_jsonl(HELDOUT_FILE)
@@ -589,7 +593,7 @@ def run_evaluation(settings: Settings, nlu_split: bool = True) -> int:
     (REPORTS_DIR / "eval_summary.md").write_text(render_markdown(summary), encoding="utf-8")
 
     nlu = summary.get("nlu_split")
-    if nlu and "error" not in nlu:
+    if nlu and "error" not in nlu and not nlu.get("skipped"):
         print(f"\nNLU split test ({nlu['test_examples']} examples, {nlu['intents']} intents): "
               f"accuracy {_fmt(nlu['accuracy'])}, macro F1 {_fmt(nlu['macro_f1'])}, "
               f"weighted F1 {_fmt(nlu['weighted_f1'])}")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 MAX_LENGTH = 1000
-_ALLOWED_PAYLOAD = re.compile(r"^/(svc_[a-z_]{3,40}|affirm|deny|human)$")
+_ALLOWED_PAYLOAD = re.compile(r"^/(svc_[a-z_]{3,40}|affirm|deny|human|greet)$")
+_PAYLOAD_PARTS = re.compile(r"\{.*\}|\[.*\]|@[0-9.]+|[_]")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 EMPTY_REPLY = "Bitte schreiben Sie Ihre Frage in das Textfeld."
@@ -58,7 +59,9 @@ def check_message(raw: Any) -> Checked:
     if len(text) > MAX_LENGTH:
         return Checked(problem="too_long", reply=TOO_LONG_REPLY)
     if text.startswith("/") and not _ALLOWED_PAYLOAD.match(text):
-        text = text.lstrip("/").strip() or "?"
+        # Keep the words, drop the structure: no intent, confidence or entities.
+        text = _PAYLOAD_PARTS.sub(" ", text.lstrip("/"))
+        text = re.sub(r"\s+", " ", text).strip() or "?"
     return Checked(text=text)
 
 

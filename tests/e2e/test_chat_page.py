@@ -146,7 +146,7 @@ def test_passport_question_is_answered_with_fee_and_source_link(chat: ChatPage) 
     chat.wait_for_bot_messages(1)
     answer = chat.say("Was kostet ein Reisepass?")
     text = " ".join(answer.all_inner_texts())
-    assert "70" in text and "Euro" in text, text
+    assert "70,00 €" in text, text
     links = answer.locator('a[href^="https://"]')
     assert links.count() >= 1, text
     assert "noopener" in (links.first.get_attribute("rel") or "")

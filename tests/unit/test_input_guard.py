@@ -27,8 +27,9 @@ def test_non_text_is_rejected():
 
 
 def test_typed_payloads_cannot_set_entities_or_pick_intents():
-    assert check_message('/human{"department": "bauordnung"}').text == 'human{"department": "bauordnung"}'
-    assert check_message("/nlu_fallback").text == "nlu_fallback"
+    assert check_message('/human{"department": "bauordnung"}').text == "human"
+    assert check_message("/human@1.0").text == "human"
+    assert check_message("/nlu_fallback").text == "nlu fallback"
     assert check_message("/svc_reisepass").text == "/svc_reisepass"  # our own button payloads
     assert check_message("/affirm").text == "/affirm"
 
