@@ -274,8 +274,7 @@ def format_report(figures: Dict[str, Any]) -> str:
 
 
 def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
-    from servicecenter.batch import load_agent
-    from servicecenter.evaluation import isolated_settings, quiet_rasa
+    from servicecenter.batch import isolated_settings, load_agent, quiet_rasa
     from servicecenter.settings import get_settings
     from servicecenter.stack import free_port, latest_model, running_stack, start_console
 

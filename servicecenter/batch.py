@@ -143,13 +143,35 @@ async def load_agent(model: Path, actions_url: str) -> Any:
     from rasa.core.agent import load_agent as rasa_load_agent
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
-    from rasa.utils.log_utils import configure_structlog
 
-    # Rasa's structured logs would otherwise print every turn (and its text) at debug level.
-    configure_structlog(max(logging.getLogger().getEffectiveLevel(), logging.WARNING))
 
     endpoints = AvailableEndpoints(action=EndpointConfig(url=actions_url))
     return await rasa_load_agent(model_path=str(model), endpoints=endpoints)
+
+
+def isolated_settings(settings: Settings, work_dir: Path) -> Settings:
+    """Settings for a scratch SQLite database holding the knowledge base.
+
+    The actions record handoffs in the database; evaluation runs must not put test
+    tickets into the inbox or the billing figures.
+    """
+    from servicecenter.training import load_and_import, upgrade_database
+
+    url = f"sqlite:///{work_dir / 'evaluation.db'}"
+    scratch = settings.copy(update={"database_url": url})
+    upgrade_database(url)
+    load_and_import(scratch, url)
+    return scratch
+
+
+def quiet_rasa() -> None:
+    """Keep Rasa's per-turn debug trace out of the report output (it goes to stdout otherwise)."""
+    from rasa.utils.log_utils import configure_structlog
+
+    for name in ("rasa", "absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    configure_structlog(logging.WARNING)
 
 
 def run_batch_file(
@@ -158,6 +180,7 @@ def run_batch_file(
     settings: Settings,
     concurrency: int = 4,
     actions_url: Optional[str] = None,
+    isolated: bool = True,
 ) -> int:
     """Run every case of ``input_path``; start an action server unless one is given."""
     from servicecenter.stack import free_port, latest_model, start_actions
@@ -170,10 +193,15 @@ def run_batch_file(
         raise BatchInputError(f"{input_path}: not UTF-8 text ({err.reason})") from err
     cases = parse_cases(lines, str(input_path))
     model = latest_model(settings)
+    quiet_rasa()
+    # A scratch database: batch runs must not put test tickets into the real inbox.
+    scratch_dir = Path(tempfile.mkdtemp(prefix="batch-"))
+    if isolated:
+        settings = isolated_settings(settings, scratch_dir)
     action_proc = None
     if actions_url is None:
         port = free_port()
-        action_proc = start_actions(settings, port, Path(tempfile.mkdtemp(prefix="batch-log-")))
+        action_proc = start_actions(settings, port, scratch_dir)
         actions_url = f"http://127.0.0.1:{port}/webhook"
     try:
         async def main() -> List[Dict[str, Any]]:

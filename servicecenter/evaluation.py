@@ -472,21 +472,6 @@ def run_nlu_split(out_dir: Path, work_dir: Path) -> Dict[str, Any]:
     return summary
 
 
-def isolated_settings(settings: Settings, work_dir: Path) -> Settings:
-    """Settings for a scratch SQLite database holding the knowledge base.
-
-    The actions record handoffs in the database; evaluation runs must not put test
-    tickets into the inbox or the billing figures.
-    """
-    from servicecenter.training import load_and_import, upgrade_database
-
-    url = f"sqlite:///{work_dir / 'evaluation.db'}"
-    scratch = settings.copy(update={"database_url": url})
-    upgrade_database(url)
-    load_and_import(scratch, url)
-    return scratch
-
-
 def evaluate_heldout(
     cases: Sequence[Mapping[str, Any]], predictions: Sequence[Mapping[str, Any]], baseline: Bm25Baseline
 ) -> tuple[Dict[str, Any], List[Turn]]:
@@ -524,16 +509,6 @@ def evaluate_heldout(
     return figures, turns
 
 
-def quiet_rasa() -> None:
-    """Keep Rasa's per-turn debug trace out of the report output (it goes to stdout otherwise)."""
-    from rasa.utils.log_utils import configure_structlog
-
-    for name in ("rasa", "absl", "tensorflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("matplotlib").setLevel(logging.ERROR)
-    configure_structlog(logging.WARNING)
-
-
 def _write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
@@ -543,7 +518,7 @@ def _write_jsonl(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
 
 def run_evaluation(settings: Settings, nlu_split: bool = True) -> int:
     """Run every measurement, write reports/, print the table; 0 unless a step crashed."""
-    from servicecenter.batch import run_batch_file
+    from servicecenter.batch import quiet_rasa, run_batch_file
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.stack import latest_model
 
@@ -572,7 +547,7 @@ def run_evaluation(settings: Settings, nlu_split: bool = True) -> int:
         cases = load_jsonl(HELDOUT_FILE)
         predictions_path = REPORTS_DIR / "heldout_predictions.jsonl"
         quiet_rasa()
-        run_batch_file(HELDOUT_FILE, predictions_path, isolated_settings(settings, work))
+        run_batch_file(HELDOUT_FILE, predictions_path, settings)
         predictions = load_jsonl(predictions_path)
 
     kb = load_knowledge(settings.knowledge_dir, settings.catalogue_path)

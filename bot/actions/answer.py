@@ -89,7 +89,7 @@ class ActionAnswerService(Action):
                 response="utter_clarify",
                 buttons=[
                     {"title": name, "payload": "/" + dialogue.intent_for(slug)}
-                    for slug, name in zip(candidates, names)
+                    for slug, name in zip(candidates, names, strict=True)
                 ],
             )
         return outcome_events(

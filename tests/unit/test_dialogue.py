@@ -1,6 +1,12 @@
 """Which service a message is about, when to ask back, where a handoff goes."""
 
-from servicecenter.dialogue import handoff_target, intent_for, recover_from_fallback, resolve_service, slug_for
+from servicecenter.dialogue import (
+    handoff_target,
+    intent_for,
+    recover_from_fallback,
+    resolve_service,
+    slug_for,
+)
 from servicecenter.knowledge.aspects import detect_aspect
 
 

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import session_scope
@@ -53,7 +54,7 @@ def test_failed_import_keeps_the_previous_knowledge(empty_db, knowledge):
         knowledge.catalogue, {**knowledge.services, "reisepass": broken}, knowledge.organisations,
         knowledge.locations, knowledge.hours,
     )
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         with session_scope(empty_db) as session:
             import_knowledge(session, knowledge_broken)
     with session_scope(empty_db) as session:
