@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ASSISTANT := $(VENV)/bin/assistant
 PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -n 1)
-DEBIAN_PACKAGES := chromium espeak-ng libespeak-ng1 sox poppler-utils nodejs npm
+# command:Debian package, installed when the command is missing.
+SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng sox:sox pdftotext:poppler-utils npm:npm
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -16,8 +17,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 install: system-packages $(VENV)/.installed web/node_modules/.installed
 
 system-packages:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \

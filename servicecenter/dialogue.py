@@ -6,6 +6,7 @@ discussion), whether to ask back, and where a handoff goes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence
 
@@ -47,6 +48,38 @@ class Resolution:
         return self.service is None and len(self.candidates) > 1
 
 
+# "Und was kostet das?", "Geht das auch online?", "kann den dann auch meine Tochter
+# abholen": words that point back to what was just discussed.
+_REFERS_BACK = re.compile(
+    r"^(und|aber|also|ach|ok(ay)?|gut)\b|\b(das|dafür|dafuer|dazu|da|dort|dahin|dabei|damit|dann)\b",
+    re.IGNORECASE,
+)
+# The citizen's OWN case: something already applied for, reported or ordered.
+_OWN_CASE = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(vor|seit)\s+(\w+\s+)?(tag(en)?|woche(n)?|monat(en)?|jahr(en)?)\b.*\b(angemeldet|beantragt|bestellt|gemeldet|eingereicht|abgegeben|geschickt|gestellt)\b",
+        r"\b(angemeldet|beantragt|bestellt|gemeldet|eingereicht|abgegeben|gestellt)\b.*\b(noch (nichts|kein\w*|nicht)|wo bleibt|wann (wird|kommt))",
+        r"\bwo bleibt\b",
+        r"\b(stand|bearbeitungsstand)\b.*\bmein\w*\b",
+        r"\bmein\w*\s+(antrag|widerspruch|einspruch|bescheid|vorgang|akte)\b.*\b(geworden|entschieden|bearbeitet|stand|weit)\b",
+        r"\bwas ist (aus|mit) mein\w*\b",
+        r"\bwie weit ist mein\w*\b",
+        r"\b(schon|bereits) entschieden\b",
+    )
+]
+
+
+def refers_back(text: str) -> bool:
+    """Does the message point back to the topic under discussion?"""
+    return bool(_REFERS_BACK.search(text or ""))
+
+
+def is_own_case(text: str) -> bool:
+    """Is this about the status of the citizen's own application, report or order?"""
+    return any(p.search(text or "") for p in _OWN_CASE)
+
+
 def _known(slugs: Iterable[Optional[str]], kb: KnowledgeBase) -> List[str]:
     seen: List[str] = []
     for slug in slugs:
@@ -65,6 +98,8 @@ def resolve_service(
     margin: float = 0.15,
     trust: float = 0.4,
     sure: float = 0.5,
+    text: str = "",
+    context_trust: float = 0.75,
 ) -> Resolution:
     """Decide which service a message is about.
 
@@ -76,6 +111,16 @@ def resolve_service(
     """
     named = _known(mentioned, kb)
     intended = slug_for(intent)
+    if (
+        current in kb.services
+        and not named
+        and intended != current
+        and confidence < context_trust
+        and refers_back(text)
+    ):
+        # A short question that points back ("Geht das auch im Rathaus?") stays on topic
+        # unless the classifier is sure it is about something else.
+        return Resolution(current, source="context")
     if intended and intended in kb.services:
         if named and intended not in named and confidence < trust:
             return Resolution(named[0], source="entity") if len(named) == 1 else Resolution(candidates=named[:3], source="entity")
@@ -117,12 +162,19 @@ def recover_from_fallback(
     ranking: Sequence[dict],
     mentioned: Sequence[str],
     floor: float = 0.15,
+    current: Optional[str] = None,
+    text: str = "",
 ) -> Resolution:
-    """When the classifier is unsure, use what agrees: a service named in the text, or
-    the two best service intents to offer as choices."""
+    """When the classifier is unsure, use what agrees: a service named in the text, the
+    topic under discussion for a message that points back, or the two best service
+    intents to offer as choices."""
     named = _known(mentioned, kb)
     if len(named) == 1:
         return Resolution(named[0], source="entity")
+    top = next((r.get("name") for r in ranking if r.get("name") != "nlu_fallback"), None)
+    about_a_service = bool(top) and (top.startswith(SERVICE_INTENT_PREFIX) or top.startswith("ask_"))
+    if not named and current in kb.services and about_a_service and refers_back(text):
+        return Resolution(current, source="context")
     services = [
         (slug_for(r.get("name")), float(r.get("confidence", 0.0)))
         for r in ranking
@@ -130,6 +182,9 @@ def recover_from_fallback(
     ]
     services = [(s, c) for s, c in services if s in kb.services and c >= floor]
     if len(named) > 1:
+        top = services[0][0] if services else None
+        if top in named:
+            return Resolution(top, source="entity+ranking")
         return Resolution(candidates=named[:3], source="entity")
     if len(services) >= 2:
         return Resolution(candidates=[s for s, _ in services[:3]], source="ranking")

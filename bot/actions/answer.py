@@ -15,6 +15,7 @@ from bot.actions.common import (
     outcome_events,
     repository,
 )
+from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.knowledge.aspects import detect_aspect
@@ -48,7 +49,12 @@ class ActionAnswerService(Action):
             entity_values(tracker, "service"),
             tracker.get_slot("topic"),
             margin=get_settings().clarify_margin,
+            text=message.get("text") or "",
         )
+        if resolution.service and dialogue.is_own_case(message.get("text") or ""):
+            # "Ich habe vor drei Wochen Sperrmüll angemeldet, wo bleibt ...": only the
+            # department can look into the citizen's own case.
+            return await ActionHandoff().run(dispatcher, tracker, domain, reason="case_status", service=resolution.service)
         if resolution.service is None and not resolution.needs_clarification:
             dispatcher.utter_message(response="utter_which_service")
             return outcome_events(dialogue.CLARIFY)

@@ -111,7 +111,8 @@ class ActionFallback(Action):
             return None
         message = latest(tracker)
         resolution = dialogue.recover_from_fallback(
-            kb, message.get("intent_ranking") or [], entity_values(tracker, "service")
+            kb, message.get("intent_ranking") or [], entity_values(tracker, "service"),
+            current=tracker.get_slot("topic"), text=message.get("text") or "",
         )
         if resolution.service is None and not resolution.needs_clarification:
             return None

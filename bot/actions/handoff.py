@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -39,7 +39,12 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: Dict[Text, Any],
+        reason: Optional[str] = None,
+        service: Optional[str] = None,
     ) -> List[Dict[Text, Any]]:
         override = emergency_override(dispatcher, tracker)
         if override is not None:
@@ -49,14 +54,12 @@ class ActionHandoff(Action):
         except KnowledgeUnavailable:
             dispatcher.utter_message(response="utter_knowledge_unavailable")
             return outcome_events(dialogue.FALLBACK)
-        reason = handoff_reason(tracker)
+        reason = reason or handoff_reason(tracker)
         named_services = [s for s in entity_values(tracker, "service") if s in kb.services]
         # A complaint is about how the town acted, not about the topic discussed before.
         context = None if reason == "complaint" else tracker.get_slot("topic")
-        service = named_services[0] if named_services else context
+        service = service or (named_services[0] if named_services else context)
         department = dialogue.handoff_target(kb, entity_values(tracker, "department"), service)
-        if reason == "complaint" and not entity_values(tracker, "department"):
-            department = dialogue.DEFAULT_HANDOFF_TARGET
         kind = channel(tracker)
         try:
             request_id = record_handoff(tracker.sender_id, reason, department, kind, service)
@@ -81,7 +84,7 @@ class ActionHandoff(Action):
         )
         return outcome_events(
             dialogue.HANDOFF,
-            service=service if reason == "case_status" or reason == "human" else None,
+            service=None if reason == "complaint" else service,
             department=department,
             handoff_reason=reason,
             misunderstandings=0.0,

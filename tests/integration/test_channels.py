@@ -146,3 +146,13 @@ def test_socketio_bad_input_gets_polite_replies_and_the_chat_goes_on(stack):
     assert any("zu lang" in t for t in texts)
     assert any("Textnachrichten" in t for t in texts)
     assert any("70,00 €" in t for t in texts)
+
+
+def test_logs_contain_no_message_text(stack):
+    marker = "Zitronenfalter" + secrets.token_hex(4)
+    status, _ = say(stack, sender_id(), f"Ich habe eine Frage zum {marker} und meiner Telefonnummer 0171 2345678")
+    assert status == 200
+    for proc in stack.processes:
+        log = proc.log_path.read_text(errors="replace")
+        assert marker not in log, f"{proc.name} log contains the citizen's message"
+        assert "0171 2345678" not in log

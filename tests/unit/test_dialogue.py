@@ -77,3 +77,22 @@ def test_aspects_are_detected_from_words():
     assert detect_aspect("Wann hat das Bürgerbüro geöffnet?") == "hours"
     assert detect_aspect("Ich brauche einen Reisepass") == "general"
     assert detect_aspect("egal", intent="ask_hours") == "hours"
+
+
+def test_a_question_that_points_back_stays_on_topic_unless_the_model_is_sure(knowledge):
+    r = resolve_service(knowledge, "svc_rathaus_kontakt", 0.66, [], [], "kfz-zulassung",
+                        text="Geht das auch im Rathaus in Geldern?")
+    assert r.service == "kfz-zulassung"
+    r = resolve_service(knowledge, "svc_hundesteuer", 0.9, [], [], "kfz-zulassung",
+                        text="Und was ist mit der Hundesteuer für das Tier?")
+    assert r.service == "hundesteuer"
+
+
+def test_own_case_status_is_recognised():
+    from servicecenter.dialogue import is_own_case
+
+    assert is_own_case("Ich habe vor drei Wochen Sperrmüll angemeldet und noch nichts gehört")
+    assert is_own_case("Wie weit ist mein Bauantrag?")
+    assert is_own_case("wo bleibt die tonne")
+    assert not is_own_case("Wie melde ich Sperrmüll an?")
+    assert not is_own_case("Was kostet ein Reisepass?")
