@@ -6,7 +6,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 ASSISTANT := $(VENV)/bin/assistant
-PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.10.*/bin/python 2>/dev/null | tail -n 1)
+# Python 3.10 from pyenv (whatever its global version is), else python3.10 on PATH.
+PYTHON310 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.10 2>/dev/null); do \
+  $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
 # command:Debian package, installed when the command is missing.
 SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng sox:sox pdftotext:poppler-utils npm:npm
 export TF_CPP_MIN_LOG_LEVEL := 2

@@ -10,8 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.actions.common import (
     channel,
     emergency_override,
-    entity_values,
     latest,
+    mentioned_services,
     outcome_events,
     repository,
 )
@@ -46,7 +46,7 @@ class ActionAnswerService(Action):
             intent,
             confidence,
             message.get("intent_ranking") or [],
-            entity_values(tracker, "service"),
+            mentioned_services(tracker, kb),
             tracker.get_slot("topic"),
             margin=get_settings().clarify_margin,
             text=message.get("text") or "",

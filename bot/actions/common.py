@@ -59,3 +59,11 @@ def emergency_override(dispatcher: Any, tracker: Tracker) -> Optional[List[Dict[
         dispatcher.utter_message(response="utter_emergency")
         return outcome_events(dialogue.EMERGENCY, pending=None)
     return None
+
+
+def mentioned_services(tracker: Tracker, kb: Any) -> List[str]:
+    """Services named in the message: exact lookup matches, else tolerant of typos."""
+    from servicecenter.knowledge.mentions import fuzzy_mentions
+
+    exact = [s for s in entity_values(tracker, "service") if s in kb.services]
+    return exact or fuzzy_mentions(kb, latest(tracker).get("text") or "")

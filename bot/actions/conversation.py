@@ -9,7 +9,7 @@ from rasa_sdk.events import ActionExecuted, SessionStarted
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.answer import ActionAnswerService
-from bot.actions.common import emergency_override, entity_values, latest, outcome_events, repository
+from bot.actions.common import emergency_override, latest, mentioned_services, outcome_events, repository
 from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
 
@@ -111,7 +111,7 @@ class ActionFallback(Action):
             return None
         message = latest(tracker)
         resolution = dialogue.recover_from_fallback(
-            kb, message.get("intent_ranking") or [], entity_values(tracker, "service"),
+            kb, message.get("intent_ranking") or [], mentioned_services(tracker, kb),
             current=tracker.get_slot("topic"), text=message.get("text") or "",
         )
         if resolution.service is None and not resolution.needs_clarification:

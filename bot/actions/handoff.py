@@ -14,6 +14,7 @@ from bot.actions.common import (
     emergency_override,
     entity_values,
     latest,
+    mentioned_services,
     outcome_events,
     repository,
 )
@@ -55,7 +56,7 @@ class ActionHandoff(Action):
             dispatcher.utter_message(response="utter_knowledge_unavailable")
             return outcome_events(dialogue.FALLBACK)
         reason = reason or handoff_reason(tracker)
-        named_services = [s for s in entity_values(tracker, "service") if s in kb.services]
+        named_services = mentioned_services(tracker, kb)
         # A complaint is about how the town acted, not about the topic discussed before.
         context = None if reason == "complaint" else tracker.get_slot("topic")
         service = service or (named_services[0] if named_services else context)

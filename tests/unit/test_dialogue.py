@@ -96,3 +96,11 @@ def test_own_case_status_is_recognised():
     assert is_own_case("wo bleibt die tonne")
     assert not is_own_case("Wie melde ich Sperrmüll an?")
     assert not is_own_case("Was kostet ein Reisepass?")
+
+
+def test_service_names_are_found_despite_typos(knowledge):
+    from servicecenter.knowledge.mentions import fuzzy_mentions
+
+    assert fuzzy_mentions(knowledge, "Kann ich Eltergeld online beantragen?") == ["elterngeld"]
+    assert fuzzy_mentions(knowledge, "Fuehrungszeugniss kosten") == ["fuehrungszeugnis"]
+    assert fuzzy_mentions(knowledge, "Wann hat das Rathaus auf") == []
