@@ -78,7 +78,8 @@ class AnswerComposer:
         parts = []
         for days, intervals in by_pattern:
             if channel == VOICE:
-                label = _DAY_NAMES[days[0]][1] if len(days) == 1 else f"{_DAY_NAMES[days[0]][1]} bis {_DAY_NAMES[days[-1]][1]}"
+                joiner = " und " if len(days) == 2 else " bis "
+                label = _DAY_NAMES[days[0]][1] if len(days) == 1 else f"{_DAY_NAMES[days[0]][1]}{joiner}{_DAY_NAMES[days[-1]][1]}"
                 times = " und ".join(spoken.time_range(*i.split("-")) for i in intervals)
             else:
                 label = _DAY_NAMES[days[0]][0] if len(days) == 1 else f"{_DAY_NAMES[days[0]][0]}–{_DAY_NAMES[days[-1]][0]}"
@@ -116,7 +117,10 @@ class AnswerComposer:
         if aspect == A.ONLINE:
             if service.online_service:
                 return {"lead": "Das geht auch online:", "link": service.online_service}
-            return {"lead": f"Einen Online-Dienst dafür kenne ich nicht. Ob es ohne Besuch geht, sagt Ihnen {who}."}
+            said = _sentences_about(service, r"online|internet|digital|e-mail|per post|app\b")
+            if said:
+                return {"lead": " ".join(said[:2])}
+            return {"lead": f"Einen Online-Antrag dafür kenne ich nicht. Ob es ohne Besuch geht, sagt Ihnen {who}."}
         if aspect == A.LOCATION:
             return {"lead": self._where(service, org)}
         if aspect == A.HOURS:
@@ -140,7 +144,7 @@ class AnswerComposer:
             return f"Die Öffnungszeiten nennt Ihnen {_dative(org, nominative=False)}."
         text = f"{hours.name}: {self.hours_text(hours, channel)}."
         if hours.note:
-            text += f" {hours.note}"
+            text += " " + (spoken.for_speech(hours.note) if channel == VOICE else hours.note)
         return text
 
     # --------------------------------------------------------------- channels
@@ -190,6 +194,18 @@ class AnswerComposer:
             sentences.append(f"Telefon {spoken.phone(org.phone)}.")
         sentences.append(HUMAN_HINT_VOICE)
         return " ".join(s.strip() for s in sentences if s.strip())
+
+
+def _sentences_about(service: Service, pattern: str) -> List[str]:
+    """Sentences of the entry's texts that speak about ``pattern`` (e.g. online ways)."""
+    import re
+
+    found = []
+    for part in [service.teaser, service.text, *service.procedure]:
+        for sentence in re.split(r"(?<=[.!?])\s+", part):
+            if re.search(pattern, sentence, re.IGNORECASE) and sentence not in found:
+                found.append(sentence.strip())
+    return found
 
 
 def _first_sentences(text: str, n: int) -> str:

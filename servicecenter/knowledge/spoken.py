@@ -7,7 +7,7 @@ import re
 from num2words import num2words
 
 _URL_RE = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)|https?://\S+|www\.\S+")
-_EURO_RE = re.compile(r"(\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR\b|Euro\b)")
+_EURO_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR\b|Euro\b)")
 _TIME_RANGE_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*[-–]\s*(\d{1,2})(?::(\d{2}))?\s*Uhr\b")
 _TIME_RE = re.compile(r"\b(\d{1,2}):(\d{2})(?:\s*Uhr)?\b")
 _PHONE_RE = re.compile(r"\b0\d{2,4}[ /]?\d{2,8}(?:-\d{1,4})?\b")
@@ -15,6 +15,7 @@ _DIGITS_RE = re.compile(r"\b(?:11[02]|\d{5})\b")  # emergency numbers and postco
 _NUMBER_RANGE_RE = re.compile(r"\b(\d+)\s*[-–]\s*(\d+)\b")
 _DATE_RE = re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b")
 _NUMBER_RE = re.compile(r"\b\d+(?:,\d+)?\b")
+_EMAIL_RE = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
 _MARKUP_RE = re.compile(r"[*_`#>]")
 
 _MONTHS = [
@@ -61,8 +62,10 @@ def phone(number: str) -> str:
 
 
 def _euro_sub(match: re.Match) -> str:
-    return euro(float(match.group(1).replace(".", "").replace(",", ".")) if "," in match.group(1)
-                else float(match.group(1)))
+    raw = match.group(1)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?", raw):  # 1.000 or 1.000,50
+        raw = raw.replace(".", "")
+    return euro(float(raw.replace(",", ".")))
 
 
 def _range_sub(match: re.Match) -> str:
@@ -89,6 +92,7 @@ def _number_sub(match: re.Match) -> str:
 def for_speech(text: str) -> str:
     """Turn a chat text into something a text-to-speech voice reads well."""
     text = _URL_RE.sub(lambda m: m.group(1) or "", text)
+    text = _EMAIL_RE.sub(lambda m: f"{m.group(1)} at {m.group(2).replace('.', ' Punkt ')}", text)
     text = _MARKUP_RE.sub("", text)
     text = _PHONE_RE.sub(lambda m: phone(m.group(0)), text)
     text = _EURO_RE.sub(_euro_sub, text)

@@ -26,3 +26,11 @@ def test_chat_text_becomes_speakable():
 def test_service_numbers_and_emergency_numbers_are_read_as_digits():
     assert "null acht null null" in for_speech("Hotline 0800 1747474")
     assert "eins eins zwei" in for_speech("Notruf 112")
+
+
+def test_thousands_are_not_misread():
+    assert "eintausend Euro" in for_speech("ein Bußgeld von bis zu 1.000 EUR")
+
+
+def test_email_addresses_are_spelled_for_the_ear():
+    assert "wahl at geldern Punkt de" in for_speech("per E-Mail an wahl@geldern.de")
