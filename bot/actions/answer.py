@@ -9,17 +9,15 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import (
     channel,
-    emergency_override,
     latest,
     mentioned_services,
     outcome_events,
-    repository,
+    start_turn,
 )
 from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.knowledge.aspects import detect_aspect
-from servicecenter.knowledge.repository import KnowledgeUnavailable
 from servicecenter.settings import get_settings
 
 
@@ -30,14 +28,9 @@ class ActionAnswerService(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        override = emergency_override(dispatcher, tracker)
-        if override is not None:
-            return override
-        try:
-            kb = repository().get()
-        except KnowledgeUnavailable:
-            dispatcher.utter_message(response="utter_knowledge_unavailable")
-            return outcome_events(dialogue.FALLBACK)
+        done, kb = start_turn(dispatcher, tracker)
+        if done is not None:
+            return done
         message = latest(tracker)
         intent = (message.get("intent") or {}).get("name")
         confidence = float((message.get("intent") or {}).get("confidence") or 0.0)

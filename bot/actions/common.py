@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -67,3 +67,18 @@ def mentioned_services(tracker: Tracker, kb: Any) -> List[str]:
 
     exact = [s for s in entity_values(tracker, "service") if s in kb.services]
     return exact or fuzzy_mentions(kb, latest(tracker).get("text") or "")
+
+
+def start_turn(dispatcher: Any, tracker: Tracker) -> Tuple[Optional[List[Dict[str, Any]]], Any]:
+    """What every answering action does first: refer emergencies to 110/112 and load the
+    knowledge base. Returns (events to return at once, None) or (None, knowledge base)."""
+    from servicecenter.knowledge.repository import KnowledgeUnavailable
+
+    override = emergency_override(dispatcher, tracker)
+    if override is not None:
+        return override, None
+    try:
+        return None, repository().get()
+    except KnowledgeUnavailable:
+        dispatcher.utter_message(response="utter_knowledge_unavailable")
+        return outcome_events(dialogue.FALLBACK), None

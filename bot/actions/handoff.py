@@ -11,17 +11,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions.common import (
     channel,
-    emergency_override,
     entity_values,
     latest,
     mentioned_services,
     outcome_events,
-    repository,
+    start_turn,
 )
 from servicecenter import dialogue
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
-from servicecenter.knowledge.repository import KnowledgeUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +45,9 @@ class ActionHandoff(Action):
         reason: Optional[str] = None,
         service: Optional[str] = None,
     ) -> List[Dict[Text, Any]]:
-        override = emergency_override(dispatcher, tracker)
-        if override is not None:
-            return override
-        try:
-            kb = repository().get()
-        except KnowledgeUnavailable:
-            dispatcher.utter_message(response="utter_knowledge_unavailable")
-            return outcome_events(dialogue.FALLBACK)
+        done, kb = start_turn(dispatcher, tracker)
+        if done is not None:
+            return done
         reason = reason or handoff_reason(tracker)
         named_services = mentioned_services(tracker, kb)
         # A complaint is about how the town acted, not about the topic discussed before.
