@@ -96,12 +96,16 @@ def resolve_service(
     mentioned: Sequence[str],
     current: Optional[str],
     margin: float = 0.15,
-    trust: float = 0.4,
-    sure: float = 0.5,
+    trust: float = 0.2,
+    sure: float = 0.3,
     text: str = "",
-    context_trust: float = 0.75,
+    context_trust: float = 0.6,
 ) -> Resolution:
     """Decide which service a message is about.
+
+    The thresholds are calibrated on a split of the training data for the blended
+    classifier: above ``sure`` its top intent was right 96 % of the time, above
+    ``trust`` 94 %, above ``context_trust`` 98.5 % (docs/nlu-model.md).
 
     - A service intent decides when it is confident (``sure``); a service named in the
       text overrides an intent below ``trust`` (a mention like "Reisepass" in "Reisepass

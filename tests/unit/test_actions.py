@@ -83,9 +83,9 @@ def test_follow_up_without_topic_asks_which_service(use_db):
 
 
 def test_unsure_between_two_services_offers_buttons(use_db):
-    ranking = [{"name": "svc_wohnsitz_anmelden", "confidence": 0.40}, {"name": "svc_wohnsitz_ummelden", "confidence": 0.36}]
+    ranking = [{"name": "svc_wohnsitz_anmelden", "confidence": 0.26}, {"name": "svc_wohnsitz_ummelden", "confidence": 0.22}]
     messages, slots = run(
-        ActionAnswerService(), tracker("Ich ziehe um", "svc_wohnsitz_anmelden", 0.40, ranking=ranking)
+        ActionAnswerService(), tracker("Ich ziehe um", "svc_wohnsitz_anmelden", 0.26, ranking=ranking)
     )
     assert slots["outcome"] == "clarify"
     assert slots["candidates"] == ["wohnsitz-anmelden", "wohnsitz-ummelden"]

@@ -27,17 +27,17 @@ def test_a_mention_does_not_beat_a_confident_intent(knowledge):
 
 
 def test_a_named_service_beats_an_unsure_intent(knowledge):
-    r = resolve_service(knowledge, "svc_personalausweis", 0.35, [], ["hundesteuer"], None)
+    r = resolve_service(knowledge, "svc_personalausweis", 0.15, [], ["hundesteuer"], None)
     assert r.service == "hundesteuer"
 
 
 def test_two_close_unsure_services_are_offered_as_choices(knowledge):
     ranking = [
-        {"name": "svc_wohnsitz_anmelden", "confidence": 0.41},
-        {"name": "svc_wohnsitz_ummelden", "confidence": 0.37},
+        {"name": "svc_wohnsitz_anmelden", "confidence": 0.27},
+        {"name": "svc_wohnsitz_ummelden", "confidence": 0.22},
         {"name": "greet", "confidence": 0.05},
     ]
-    r = resolve_service(knowledge, "svc_wohnsitz_anmelden", 0.41, ranking, [], None)
+    r = resolve_service(knowledge, "svc_wohnsitz_anmelden", 0.27, ranking, [], None)
     assert r.needs_clarification
     assert r.candidates == ["wohnsitz-anmelden", "wohnsitz-ummelden"]
 
@@ -80,7 +80,7 @@ def test_aspects_are_detected_from_words():
 
 
 def test_a_question_that_points_back_stays_on_topic_unless_the_model_is_sure(knowledge):
-    r = resolve_service(knowledge, "svc_rathaus_kontakt", 0.66, [], [], "kfz-zulassung",
+    r = resolve_service(knowledge, "svc_rathaus_kontakt", 0.5, [], [], "kfz-zulassung",
                         text="Geht das auch im Rathaus in Geldern?")
     assert r.service == "kfz-zulassung"
     r = resolve_service(knowledge, "svc_hundesteuer", 0.9, [], [], "kfz-zulassung",
