@@ -70,6 +70,21 @@ _OWN_CASE = [
 ]
 
 
+_CONNECT = re.compile(
+    r"\b(verbind\w*|durchstell\w*|weiterleit\w*|weiterverbind\w*|sprechen|einmal die|einmal das|einmal den)\b",
+    re.IGNORECASE,
+)
+
+
+def wants_connection(text: str, named_departments: Sequence[str]) -> bool:
+    """A switchboard request: an office is named and the caller asks to be put through
+    ("Friedhofsverwaltung bitte", "verbinden Sie mich mit dem Standesamt")."""
+    if not named_departments:
+        return False
+    words = re.findall(r"\w+", text or "")
+    return bool(_CONNECT.search(text or "")) or (len(words) <= 4 and "?" not in (text or ""))
+
+
 def refers_back(text: str) -> bool:
     """Does the message point back to the topic under discussion?"""
     return bool(_REFERS_BACK.search(text or ""))

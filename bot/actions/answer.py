@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import (
     channel,
+    entity_values,
     latest,
     mentioned_services,
     outcome_events,
@@ -44,7 +45,10 @@ class ActionAnswerService(Action):
             margin=get_settings().clarify_margin,
             text=message.get("text") or "",
         )
-        if resolution.service and dialogue.is_own_case(message.get("text") or ""):
+        text = message.get("text") or ""
+        if dialogue.wants_connection(text, entity_values(tracker, "department")) and detect_aspect(text) == "general":
+            return await ActionHandoff().run(dispatcher, tracker, domain, reason="human")
+        if resolution.service and dialogue.is_own_case(text):
             # "Ich habe vor drei Wochen Sperrmüll angemeldet, wo bleibt ...": only the
             # department can look into the citizen's own case.
             return await ActionHandoff().run(dispatcher, tracker, domain, reason="case_status", service=resolution.service)

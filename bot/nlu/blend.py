@@ -14,7 +14,6 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
-
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -105,7 +104,7 @@ class BlendedIntentClassifier(GraphComponent, IntentClassifier):
         texts = [m.get(TEXT) or "" for m in messages]
         probabilities = self.pipeline.predict_proba(texts) if texts else []
         weight = float(self.config["diet_weight"])
-        for message, linear in zip(messages, probabilities):
+        for message, linear in zip(messages, probabilities, strict=True):
             diet = np.zeros(len(classes))
             for item in message.get("intent_ranking") or []:
                 if item.get(INTENT_NAME_KEY) in classes:

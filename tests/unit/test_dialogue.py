@@ -104,3 +104,13 @@ def test_service_names_are_found_despite_typos(knowledge):
     assert fuzzy_mentions(knowledge, "Kann ich Eltergeld online beantragen?") == ["elterngeld"]
     assert fuzzy_mentions(knowledge, "Fuehrungszeugniss kosten") == ["fuehrungszeugnis"]
     assert fuzzy_mentions(knowledge, "Wann hat das Rathaus auf") == []
+
+
+def test_switchboard_requests_are_recognised():
+    from servicecenter.dialogue import wants_connection
+
+    assert wants_connection("bitte einmal die friedhofsverwaltung", ["friedhof"])
+    assert wants_connection("Standesamt bitte", ["standesamt"])
+    assert wants_connection("Verbinden Sie mich mit dem Bürgerbüro", ["buergerbuero"])
+    assert not wants_connection("Wann hat das Bürgerbüro am Freitag geöffnet?", ["buergerbuero"])
+    assert not wants_connection("bitte einmal die friedhofsverwaltung", [])
