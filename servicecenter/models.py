@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -16,12 +17,38 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
 
 from servicecenter.db import Base
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware timestamp on every dialect: stored as UTC, read back with tzinfo=UTC.
+
+    SQLite drops the offset of ``DateTime(timezone=True)``; normalising to UTC on the way in
+    and attaching UTC on the way out gives the same values as PostgreSQL's timestamptz.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: a timezone is required")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 
 
 class KbLocation(Base):
@@ -106,3 +133,43 @@ class HandoffRequest(Base):
     department_slug = Column(String(64), nullable=False)
     channel = Column(String(32), nullable=False)
     created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
+
+
+class Ticket(Base):
+    """A handoff to a person that survives restarts; its history is in ``ticket_events``.
+
+    ``summary`` is the structured summary the agent reads; ``contact`` is only ever filled
+    when the citizen consented (checked in servicecenter.handoff.tickets).
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_tickets_idempotency_key"),)
+    id = Column(String(36), primary_key=True)
+    idempotency_key = Column(String(200), nullable=False)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    reason = Column(String(32), nullable=False)
+    service_slug = Column(String(64))
+    department_slug = Column(String(64), nullable=False)
+    channel = Column(String(32), nullable=False)
+    language = Column(String(8), nullable=False, default="de", server_default="de")
+    status = Column(String(32), nullable=False, index=True)
+    resolution = Column(String(32))
+    summary = Column(JSON, nullable=False, default=dict)
+    contact = Column(JSON)
+    consent = Column(Boolean, nullable=False, default=False)
+    due_at = Column(UtcDateTime)
+    created_at = Column(UtcDateTime, nullable=False, default=_now)
+    updated_at = Column(UtcDateTime, nullable=False, default=_now)
+
+
+class TicketEvent(Base):
+    """One status change of a ticket; the first one (from_status NULL, to_status 'new') is its creation."""
+
+    __tablename__ = "ticket_events"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(String(36), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    from_status = Column(String(32))
+    to_status = Column(String(32), nullable=False)
+    actor = Column(String(128), nullable=False)
+    note = Column(Text)
+    at = Column(UtcDateTime, nullable=False, default=_now)

@@ -1,13 +1,14 @@
-"""Record that a conversation needs a person. No message text or contact data is stored."""
+"""Record that a conversation needs a person: a handoff ticket (no message text is stored)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
-from typing import Optional
+from typing import Any, Mapping, Optional
 
-from servicecenter.db import session_scope
-from servicecenter.models import HandoffRequest
+from servicecenter.handoff.tickets import create_ticket
+from servicecenter.models import HandoffRequest, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,19 @@ REASONS = {
 }
 
 
+def _legacy_row(ticket: Ticket) -> HandoffRequest:
+    # handoff_requests is kept as a mirror (same id) for the readers that still query it.
+    return HandoffRequest(
+        id=ticket.id,
+        conversation_id=ticket.conversation_id,
+        reason=ticket.reason,
+        service_slug=ticket.service_slug,
+        department_slug=ticket.department_slug,
+        channel=ticket.channel,
+        created_at=ticket.created_at,
+    )
+
+
 def record_handoff(
     conversation_id: str,
     reason: str,
@@ -27,21 +41,29 @@ def record_handoff(
     channel: str,
     service: Optional[str] = None,
     url: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
+    summary: Optional[Mapping[str, Any]] = None,
+    due_at: Optional[dt.datetime] = None,
 ) -> str:
-    """Store a handoff request and return its id."""
+    """Open a handoff ticket and return its id.
+
+    With the same ``idempotency_key`` (the action uses "<conversation_id>:<event timestamp>")
+    a repeated call returns the id of the ticket already opened. Without a key every call
+    opens a new ticket, as before.
+    """
     if reason not in REASONS:
         raise ValueError(f"unknown handoff reason '{reason}' (known: {', '.join(REASONS)})")
-    request_id = str(uuid.uuid4())
-    with session_scope(url) as session:
-        session.add(
-            HandoffRequest(
-                id=request_id,
-                conversation_id=conversation_id,
-                reason=reason,
-                service_slug=service,
-                department_slug=department,
-                channel=channel,
-            )
-        )
-    log.info("handoff %s recorded: reason=%s department=%s channel=%s", request_id, reason, department, channel)
-    return request_id
+    ticket = create_ticket(
+        idempotency_key=idempotency_key or f"{conversation_id}:{uuid.uuid4()}",
+        conversation_id=conversation_id,
+        reason=reason,
+        department_slug=department,
+        channel=channel,
+        service_slug=service,
+        summary=summary,
+        due_at=due_at,
+        companions=lambda t: [_legacy_row(t)],
+        url=url,
+    )
+    log.info("handoff %s recorded: reason=%s department=%s channel=%s", ticket.id, reason, department, channel)
+    return ticket.id
