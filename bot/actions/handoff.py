@@ -19,6 +19,8 @@ from bot.actions.common import (
 )
 from servicecenter import dialogue
 from servicecenter.handoff.requests import record_handoff
+from servicecenter.handoff.routing import reply_due
+from servicecenter.handoff.summary import build_summary
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 
 log = logging.getLogger(__name__)
@@ -55,8 +57,14 @@ class ActionHandoff(Action):
         service = service or (named_services[0] if named_services else context)
         department = dialogue.handoff_target(kb, entity_values(tracker, "department"), service)
         kind = channel(tracker)
+        summary = build_summary(list(tracker.events), kb, reason, department, kind)
         try:
-            request_id = record_handoff(tracker.sender_id, reason, department, kind, service)
+            request_id = record_handoff(
+                tracker.sender_id, reason, department, kind, service,
+                idempotency_key=_turn_key(tracker),
+                summary=summary.to_dict(),
+                due_at=reply_due(kb),
+            )
             reference = request_id.split("-")[0].upper()
             next_step = (
                 f"Ihr Anliegen ist unter der Nummer {reference} vermerkt."
@@ -84,6 +92,14 @@ class ActionHandoff(Action):
             misunderstandings=0.0,
             pending=None,
         )
+
+
+def _turn_key(tracker: Tracker) -> str:
+    """One ticket per citizen message, even if Rasa retries the action."""
+    stamp = next(
+        (e.get("timestamp") for e in reversed(tracker.events) if e.get("event") == "user"), None
+    )
+    return f"{tracker.sender_id}:{stamp}"
 
 
 def _accusative(name: str) -> str:

@@ -172,3 +172,30 @@ def test_disclosure_text_says_automated_and_no_personal_data():
 def test_small_talk_has_outcome_smalltalk(use_db, intent):
     messages, slots = run(ActionSmalltalk(), tracker("hallo", intent))
     assert slots["outcome"] == "smalltalk" and messages
+
+
+def test_handoff_opens_one_ticket_with_summary_and_due_time_even_if_retried(use_db):
+    from servicecenter.models import Ticket
+
+    events = [
+        {"event": "user", "text": "Was kostet ein Reisepass?", "timestamp": 1795600000.0,
+         "parse_data": {"intent": {"name": "svc_reisepass", "confidence": 0.9}}, "input_channel": "socketio"},
+        {"event": "slot", "name": "topic", "value": "reisepass"},
+        {"event": "slot", "name": "answered", "value": ["reisepass:fee"]},
+        {"event": "user", "text": "Ich möchte mit jemandem sprechen", "timestamp": 1795600060.0,
+         "parse_data": {"intent": {"name": "human", "confidence": 0.9}}, "input_channel": "socketio"},
+    ]
+    latest = {"text": "Ich möchte mit jemandem sprechen", "intent": {"name": "human", "confidence": 0.9},
+              "entities": [], "intent_ranking": []}
+    sender = "c0ffee00c0ffee00c0ffee00c0ffee00"
+    tr = Tracker(sender, {"topic": "reisepass", "answered": ["reisepass:fee"]}, latest, events, False, None, {}, "action_listen")
+    run(ActionHandoff(), tr)
+    run(ActionHandoff(), tr)  # Rasa retries the action: no second ticket
+    with session_scope(use_db) as session:
+        tickets = session.execute(select(Ticket).where(Ticket.conversation_id == sender)).scalars().all()
+    assert len(tickets) == 1
+    ticket = tickets[0]
+    assert ticket.department_slug == "buergerbuero" and ticket.status == "new"
+    assert ticket.summary["service"] == "reisepass"
+    assert "Was kostet ein Reisepass?" in ticket.summary["open_question"]
+    assert ticket.due_at is not None and ticket.due_at > ticket.created_at
