@@ -13,7 +13,7 @@ from pydantic import BaseModel, Extra, ValidationError, validator
 
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, Problem
-from servicecenter.knowledge.schema import INTERVAL_RE, WEEKDAYS
+from servicecenter.knowledge.schema import check_weekly
 
 FILE = "routing.yml"
 
@@ -66,15 +66,7 @@ class RoutingConfig(_Strict):
             raise ValueError(f"unknown time zone '{value}'") from err
         return value
 
-    @validator("core_hours")
-    def _hours(cls, value: Dict[str, List[str]]) -> Dict[str, List[str]]:  # noqa: N805
-        for day, intervals in value.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"unknown weekday '{day}' (use {', '.join(WEEKDAYS)})")
-            for interval in intervals:
-                if not INTERVAL_RE.match(interval):
-                    raise ValueError(f"'{interval}' on {day} is not 'HH:MM-HH:MM'")
-        return value
+    _hours_check = validator("core_hours", allow_reuse=True)(check_weekly)
 
     @validator("takeover_stage")
     def _stage(cls, value: int) -> int:  # noqa: N805

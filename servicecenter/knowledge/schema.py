@@ -19,6 +19,17 @@ class _Strict(BaseModel):
         anystr_strip_whitespace = True
 
 
+def check_weekly(value: Dict[str, List[str]]) -> Dict[str, List[str]]:
+    """Weekday keys mo..su with lists of 'HH:MM-HH:MM' intervals."""
+    for day, intervals in value.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown weekday '{day}' (use {', '.join(WEEKDAYS)})")
+        for interval in intervals:
+            if not INTERVAL_RE.match(interval):
+                raise ValueError(f"'{interval}' on {day} is not 'HH:MM-HH:MM'")
+    return value
+
+
 def _slug(value: str) -> str:
     if not SLUG_RE.match(value):
         raise ValueError("must be a lower-case slug like 'wohnsitz-anmelden'")
@@ -148,12 +159,4 @@ class OpeningHours(_Strict):
 
     _slug_check = validator("slug", allow_reuse=True)(_slug)
 
-    @validator("weekly")
-    def _weekly(cls, value: Dict[str, List[str]]) -> Dict[str, List[str]]:  # noqa: N805
-        for day, intervals in value.items():
-            if day not in WEEKDAYS:
-                raise ValueError(f"unknown weekday '{day}' (use {', '.join(WEEKDAYS)})")
-            for interval in intervals:
-                if not INTERVAL_RE.match(interval):
-                    raise ValueError(f"'{interval}' on {day} is not 'HH:MM-HH:MM'")
-        return value
+    _weekly_check = validator("weekly", allow_reuse=True)(check_weekly)
