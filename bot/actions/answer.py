@@ -17,6 +17,7 @@ from bot.actions.common import (
 )
 from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
+from servicecenter.handoff.routing import current_routing
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.knowledge.aspects import detect_aspect
 from servicecenter.settings import get_settings
@@ -48,6 +49,11 @@ class ActionAnswerService(Action):
         text = message.get("text") or ""
         if dialogue.wants_connection(text, entity_values(tracker, "department")) and detect_aspect(text) == "general":
             return await ActionHandoff().run(dispatcher, tracker, domain, reason="human")
+        if resolution.service and not current_routing(kb).answered_by_servicecenter(resolution.service, kb):
+            # Takeover stage: this service is not (yet) answered at first contact.
+            return await ActionHandoff().run(
+                dispatcher, tracker, domain, reason="outside_stage", service=resolution.service
+            )
         if resolution.service and dialogue.is_own_case(text):
             # "Ich habe vor drei Wochen Sperrmüll angemeldet, wo bleibt ...": only the
             # department can look into the citizen's own case.

@@ -18,6 +18,7 @@ REASONS = {
     "complaint": "complaint",
     "not_helpful": "the answer did not help",
     "repeated_fallback": "two misunderstandings in a row",
+    "outside_stage": "service not (yet) answered by the ServiceCenter in the current takeover stage",
 }
 
 

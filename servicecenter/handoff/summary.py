@@ -26,7 +26,7 @@ REASON_LABELS = {
     "complaint": "Beschwerde",
     "not_helpful": "Antwort half nicht",
     "repeated_fallback": "Zwei Missverständnisse",
-    "out_of_scope": "Außerhalb des Leistungsspektrums",
+    "outside_stage": "Außerhalb des Leistungsspektrums der aktuellen Stufe",
 }
 
 ASPECT_LABELS = {

@@ -199,3 +199,26 @@ def test_handoff_opens_one_ticket_with_summary_and_due_time_even_if_retried(use_
     assert ticket.summary["service"] == "reisepass"
     assert "Was kostet ein Reisepass?" in ticket.summary["open_question"]
     assert ticket.due_at is not None and ticket.due_at > ticket.created_at
+
+
+def test_a_service_outside_the_current_takeover_stage_goes_straight_to_its_department(use_db, tmp_path, monkeypatch):
+    import shutil
+
+    import yaml
+
+    from servicecenter import PROJECT_ROOT
+    from servicecenter.settings import get_settings
+
+    town = tmp_path / "geldern"
+    shutil.copytree(PROJECT_ROOT / "knowledge" / "geldern", town)
+    routing = yaml.safe_load((town / "routing.yml").read_text())
+    routing["takeover_stage"] = 1
+    (town / "routing.yml").write_text(yaml.safe_dump(routing, allow_unicode=True))
+    monkeypatch.setenv("ASSISTANT_KNOWLEDGE_DIR", str(town))
+    get_settings.cache_clear()
+
+    messages, slots = run(ActionAnswerService(), tracker("Was kostet die Hundesteuer?", "svc_hundesteuer"))
+    assert slots["outcome"] == "handoff" and slots["department"] == "steueramt"
+    assert slots["handoff_reason"] == "outside_stage"
+    _, slots = run(ActionAnswerService(), tracker("Wann ist Abfuhr?", "svc_abfallkalender"))
+    assert slots["outcome"] == "answer"  # stage 1 includes the waste calendar
