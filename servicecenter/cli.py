@@ -155,6 +155,69 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_evaluation(_settings(), nlu_split=not args.skip_nlu_split)
 
 
+def _read_new_password(from_stdin: bool) -> str:
+    """The new password, twice from the terminal, or from standard input (one line, or two that match)."""
+    import getpass
+
+    if from_stdin or not sys.stdin.isatty():
+        lines = sys.stdin.read().splitlines()
+        first = lines[0] if lines else ""
+        if len(lines) > 1 and lines[1] and lines[1] != first:
+            raise ValueError("the two passwords on standard input do not match")
+        return first
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise ValueError("the two passwords do not match")
+    return first
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from servicecenter.console.accounts import AccountError, add_user, check_new_user
+
+    settings = _settings()
+    try:
+        # Check what needs no password first, so a typo in the role does not cost a prompt.
+        check_new_user(args.username, "x" * 64, args.role, args.department)
+        password = _read_new_password(args.password_stdin)
+        account = add_user(args.username, password, args.role, args.department, url=settings.db_url)
+    except (AccountError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        print("No user was created.", file=sys.stderr)
+        return 2
+    except (OperationalError, ProgrammingError):
+        print("error: the database has no user table yet: run 'assistant db upgrade'", file=sys.stderr)
+        return 1
+    extra = f" for department {account.department_slug}" if account.department_slug else ""
+    print(f"user {account.username} created with role {account.role}{extra}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from servicecenter.console.accounts import list_users
+
+    users = list_users(url=_settings().db_url)
+    if not users:
+        print("no users")
+    for user in users:
+        state = "active" if user.active else "disabled"
+        print(f"{user.username}\t{user.role}\t{user.department_slug or '-'}\t{state}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from servicecenter.console.accounts import UnknownUser, disable_user
+
+    try:
+        disable_user(args.username, url=_settings().db_url)
+    except UnknownUser as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"user {args.username} disabled; their sessions have ended")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="Geldern first-contact assistant")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -203,6 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure NLU and end-to-end quality, write reports/")
     p.add_argument("--skip-nlu-split", action="store_true", help="skip Rasa's held-out NLU split test")
     p.set_defaults(func=cmd_eval)
+
+    us = sub.add_parser("users", help="console accounts").add_subparsers(dest="users_command", required=True)
+    p = us.add_parser("add", help="create a console user (asks for the password)")
+    p.add_argument("username")
+    p.add_argument("--role", required=True, help="agent, department, trainer, supervisor or admin")
+    p.add_argument("--department", help="department slug (only for --role department)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(func=cmd_users_add)
+    p = us.add_parser("list", help="list console users")
+    p.set_defaults(func=cmd_users_list)
+    p = us.add_parser("disable", help="disable a console user and end their sessions")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_users_disable)
     return parser
 
 

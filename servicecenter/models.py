@@ -173,3 +173,28 @@ class TicketEvent(Base):
     actor = Column(String(128), nullable=False)
     note = Column(Text)
     at = Column(UtcDateTime, nullable=False, default=_now)
+
+
+class User(Base):
+    """A person who signs in to the console; ``department_slug`` only for the role "department"."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    username = Column(String(64), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False)
+    department_slug = Column(String(64))
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(UtcDateTime, nullable=False, default=_now)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session; ``id`` is the SHA-256 of the cookie's token, never the token."""
+
+    __tablename__ = "sessions"
+    id = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(UtcDateTime, nullable=False, default=_now)
+    last_seen_at = Column(UtcDateTime, nullable=False, default=_now)

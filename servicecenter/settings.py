@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     actions_port: int = 5055
     console_host: str = "127.0.0.1"
     console_port: int = 8000
+    # Minutes without a request after which a console session ends.
+    console_idle_minutes: int = 30
 
     log_level: str = "INFO"
     # Confidence below which a service intent is not trusted on its own.
@@ -48,6 +50,12 @@ class Settings(BaseSettings):
     def _port_range(cls, value: int) -> int:  # noqa: N805
         if not 1 <= value <= 65535:
             raise ValueError("must be a TCP port between 1 and 65535")
+        return value
+
+    @validator("console_idle_minutes")
+    def _idle(cls, value: int) -> int:  # noqa: N805
+        if value < 1:
+            raise ValueError("must be at least 1 minute")
         return value
 
     @validator("log_level")

@@ -24,6 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicecenter import PROJECT_ROOT
+from servicecenter.console import auth as console_auth
+from servicecenter.console import inbox as console_inbox
 from servicecenter.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -240,6 +242,9 @@ def create_app(
     app.include_router(_vendor_router(web_modules_dir or WEB_MODULES_DIR, vendor_files))
     app.include_router(_system_router())
     app.include_router(_chat_router(templates, settings))
+    # Agent console: sign-in, then the ticket inbox (both under /console).
+    console_auth.install(app, templates)
+    console_inbox.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     _install_error_pages(app, templates, headers)
