@@ -18,6 +18,11 @@ _NUMBER_RE = re.compile(r"\b\d+(?:,\d+)?\b")
 _EMAIL_RE = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
 _MARKUP_RE = re.compile(r"[*_`#>]")
 
+_DAYS = {"Mo": "montags", "Di": "dienstags", "Mi": "mittwochs", "Do": "donnerstags",
+         "Fr": "freitags", "Sa": "samstags", "So": "sonntags"}
+_DAY_RANGE_RE = re.compile(r"\b(Mo|Di|Mi|Do|Fr|Sa|So)\.?\s*[-–]\s*(Mo|Di|Mi|Do|Fr|Sa|So)\b\.?")
+_DAY_RE = re.compile(r"\b(Mo|Di|Mi|Do|Fr|Sa|So)\.?(?=[\s:,]+\d)")
+
 _MONTHS = [
     "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
     "September", "Oktober", "November", "Dezember",
@@ -94,6 +99,8 @@ def for_speech(text: str) -> str:
     text = _URL_RE.sub(lambda m: m.group(1) or "", text)
     text = _EMAIL_RE.sub(lambda m: f"{m.group(1)} at {m.group(2).replace('.', ' Punkt ')}", text)
     text = _MARKUP_RE.sub("", text)
+    text = _DAY_RANGE_RE.sub(lambda m: f"{_DAYS[m.group(1)]} bis {_DAYS[m.group(2)]}", text)
+    text = _DAY_RE.sub(lambda m: _DAYS[m.group(1)], text)
     text = _PHONE_RE.sub(lambda m: phone(m.group(0)), text)
     text = _EURO_RE.sub(_euro_sub, text)
     text = _TIME_RANGE_RE.sub(_range_sub, text)

@@ -34,3 +34,9 @@ def test_thousands_are_not_misread():
 
 def test_email_addresses_are_spelled_for_the_ear():
     assert "wahl at geldern Punkt de" in for_speech("per E-Mail an wahl@geldern.de")
+
+
+def test_weekday_abbreviations_are_spoken():
+    text = for_speech("Mo–Do 8-17 Uhr, Fr 8-12:30 Uhr")
+    assert text.startswith("montags bis donnerstags acht bis siebzehn Uhr")
+    assert "freitags acht Uhr bis zwölf Uhr dreißig" in text
