@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseSettings, Field, ValidationError, validator
+from pydantic import BaseSettings, Field, SecretStr, ValidationError, validator
 
 from servicecenter import PROJECT_ROOT
 
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     console_port: int = 8000
     # Minutes without a request after which a console session ends.
     console_idle_minutes: int = 30
+    # Where citizens' browsers reach the console (links in chat replies); default: localhost.
+    console_public_url: str = ""
+    # Signs the callback links; if empty, one is generated once into var/secret.key.
+    secret_key: SecretStr = SecretStr("")
 
     log_level: str = "INFO"
     # Confidence below which a service intent is not trusted on its own.
@@ -85,6 +89,11 @@ class Settings(BaseSettings):
     def browser_rasa_url(self) -> str:
         """Where the browser's chat widget reaches Rasa's socket.io channel."""
         return self.rasa_public_url or f"http://localhost:{self.rasa_port}"
+
+    @property
+    def browser_console_url(self) -> str:
+        """The console's public base URL (no trailing slash), used in links sent to citizens."""
+        return (self.console_public_url or f"http://localhost:{self.console_port}").rstrip("/")
 
     @property
     def actions_url(self) -> str:

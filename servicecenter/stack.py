@@ -126,6 +126,9 @@ def _env(settings: Settings, **extra: str) -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["ASSISTANT_DATABASE_URL"] = settings.db_url
+    env["ASSISTANT_VAR_DIR"] = str(settings.var_dir)
+    env["ASSISTANT_CONSOLE_PORT"] = str(settings.console_port)
+    env["ASSISTANT_RASA_PORT"] = str(settings.rasa_port)
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
@@ -198,6 +201,10 @@ def running_stack(
         console_port=ports.get("console", settings.console_port),
     )
     log_dir = log_dir or settings.var_dir / "log"
+    # Every process sees the ports actually used (links in answers point to the console).
+    settings = settings.copy(update={
+        "rasa_port": stack.rasa_port, "actions_port": stack.actions_port, "console_port": stack.console_port,
+    })
     try:
         stack.processes.append(start_actions(settings, stack.actions_port, log_dir))
         stack.processes.append(start_rasa(settings, stack.rasa_port, stack.actions_url, log_dir))

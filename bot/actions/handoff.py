@@ -18,10 +18,12 @@ from bot.actions.common import (
     start_turn,
 )
 from servicecenter import dialogue
+from servicecenter.handoff.callback import callback_token
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.handoff.routing import reply_due
 from servicecenter.handoff.summary import build_summary
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
+from servicecenter.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,7 @@ class ActionHandoff(Action):
             )
             reference = request_id.split("-")[0].upper()
             next_step = (
-                f"Ihr Anliegen ist unter der Nummer {reference} vermerkt."
+                f"Ihr Anliegen ist unter der Nummer {reference} vermerkt.{_callback_link(request_id)}"
                 if kind != VOICE
                 else "Ihr Anliegen ist vermerkt."
             )
@@ -92,6 +94,18 @@ class ActionHandoff(Action):
             misunderstandings=0.0,
             pending=None,
         )
+
+
+def _callback_link(ticket_id: str) -> str:
+    """The chat's Markdown link to the callback form, or '' if no link can be made."""
+    settings = get_settings()
+    try:
+        token = callback_token(ticket_id, settings=settings)
+    except (OSError, RuntimeError, ValueError):
+        log.exception("no callback link for ticket %s", ticket_id)
+        return ""
+    url = f"{settings.browser_console_url}/rueckruf/{token}"
+    return f" Wenn Sie möchten, rufen wir Sie zurück: [Rückruf anfordern]({url})."
 
 
 def _turn_key(tracker: Tracker) -> str:

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.console import auth as console_auth
+from servicecenter.console import callback as console_callback
 from servicecenter.console import inbox as console_inbox
 from servicecenter.settings import Settings, get_settings
 
@@ -245,6 +246,8 @@ def create_app(
     # Agent console: sign-in, then the ticket inbox (both under /console).
     console_auth.install(app, templates)
     console_inbox.install(app)
+    # Citizens' callback form, reached through the signed link in a handoff reply.
+    console_callback.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     _install_error_pages(app, templates, headers)

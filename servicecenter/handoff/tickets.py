@@ -259,3 +259,32 @@ def ticket_events(ticket_id: str, url: Optional[str] = None) -> List[TicketEvent
                 select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
             ).scalars()
         )
+
+
+def set_contact(
+    ticket_id: str,
+    contact: Mapping[str, Any],
+    *,
+    consent: bool,
+    actor: str = ASSISTANT,
+    note: Optional[str] = None,
+    url: Optional[str] = None,
+) -> Ticket:
+    """Store (or replace) the citizen's contact data on a ticket and record an event without a
+    status change, in one transaction. Contact data needs the citizen's consent."""
+    if not consent:
+        raise ValueError("contact data may only be stored with the citizen's consent")
+    if not contact:
+        raise ValueError("no contact data given")
+    _check_actor(actor)
+    with session_scope(url) as session:
+        ticket = session.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).scalar_one_or_none()
+        if ticket is None:
+            raise TicketNotFound(ticket_id)
+        now = _now()
+        ticket.contact = dict(contact)
+        ticket.consent = True
+        ticket.updated_at = now
+        _add_event(session, ticket_id, ticket.status, ticket.status, actor, note, now)
+    log.info("ticket %s: contact data stored by %s", ticket_id, actor)
+    return get_ticket(ticket_id, url=url)

@@ -156,3 +156,17 @@ def test_logs_contain_no_message_text(stack):
         log = proc.log_path.read_text(errors="replace")
         assert marker not in log, f"{proc.name} log contains the citizen's message"
         assert "0171 2345678" not in log
+
+
+def test_handoff_in_chat_offers_a_working_callback_link(stack):
+    import re
+
+    status, body = say(stack, sender_id(), "Ich möchte bitte mit einem Mitarbeiter sprechen")
+    text = " ".join(m.get("text", "") for m in body)
+    link = re.search(r"\[Rückruf anfordern\]\((http[^)]+)\)", text)
+    assert status == 200 and link, text
+    url = link.group(1).replace("localhost", "127.0.0.1")
+    assert url.startswith(stack.console_url)
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        page = resp.read().decode()
+    assert resp.status == 200 and "Rückruf" in page and "einverstanden" in page

@@ -1,0 +1,230 @@
+"""Callback requests: a signed, expiring link for one ticket and the validation of the form.
+
+The link token is ``<ticket id>.<expiry as unix seconds>.<HMAC-SHA256, base64url>``; the
+HMAC key is ``ASSISTANT_SECRET_KEY`` or, if that is unset, a key generated once into
+``var/secret.key`` (mode 0600). The key is never logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from servicecenter.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = dt.timedelta(days=7)
+SECRET_FILE = "secret.key"
+_PURPOSE = b"callback-link:v1"
+_TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+PREFERRED_TIMES: Dict[str, str] = {
+    "vormittags": "vormittags",
+    "nachmittags": "nachmittags",
+    "egal": "egal",
+}
+MAX_NAME = 100
+MAX_CONCERN = 1000
+MAX_EMAIL = 254
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+BERLIN = ZoneInfo("Europe/Berlin")
+_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
+_MONTHS = (
+    "Januar", "Februar", "März", "April", "Mai", "Juni",
+    "Juli", "August", "September", "Oktober", "November", "Dezember",
+)
+
+
+class InvalidCallbackToken(ValueError):
+    """The link token is malformed, tampered with or expired."""
+
+
+# ---------------------------------------------------------------- secret and tokens
+
+_secret_cache: Dict[str, bytes] = {}
+
+
+def _secret_from_file(path: Path) -> bytes:
+    key = str(path)
+    if key in _secret_cache:
+        return _secret_cache[key]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        value = path.read_text(encoding="utf-8").strip()
+        if not value:
+            raise RuntimeError(f"the secret key file {path} is empty; delete it to generate a new one") from None
+    else:
+        value = secrets.token_urlsafe(32)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value + "\n")
+        log.info("generated a new secret key in %s", path)
+    _secret_cache[key] = value.encode("utf-8")
+    return _secret_cache[key]
+
+
+def secret_key(settings: Optional[Settings] = None) -> bytes:
+    """The HMAC key: ASSISTANT_SECRET_KEY, else the generated key in var/secret.key."""
+    settings = settings or get_settings()
+    configured = settings.secret_key.get_secret_value()
+    if configured:
+        return configured.encode("utf-8")
+    return _secret_from_file(Path(settings.var_dir) / SECRET_FILE)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _signature(key: bytes, ticket_id: str, expires: int) -> str:
+    message = _PURPOSE + b"|" + ticket_id.encode("utf-8") + b"|" + str(expires).encode("ascii")
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def _unix(now: Optional[dt.datetime]) -> int:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return int(now.timestamp())
+
+
+def callback_token(ticket_id: str, now: Optional[dt.datetime] = None, settings: Optional[Settings] = None) -> str:
+    """A link token for ``ticket_id``, valid for seven days from ``now``."""
+    if not _TICKET_ID_RE.match(ticket_id):
+        raise ValueError("invalid ticket id")
+    expires = _unix(now) + int(TOKEN_LIFETIME.total_seconds())
+    return f"{ticket_id}.{expires}.{_signature(secret_key(settings), ticket_id, expires)}"
+
+
+def verify_callback_token(
+    token: str, now: Optional[dt.datetime] = None, settings: Optional[Settings] = None
+) -> str:
+    """The ticket id of a valid token; raises InvalidCallbackToken otherwise."""
+    parts = (token or "").split(".")
+    if len(parts) != 3 or not _TICKET_ID_RE.match(parts[0]) or not parts[1].isdigit() or len(parts[1]) > 12:
+        raise InvalidCallbackToken("malformed token")
+    ticket_id, expires_text, signature = parts
+    expires = int(expires_text)
+    expected = _signature(secret_key(settings), ticket_id, expires)
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        raise InvalidCallbackToken("bad signature")
+    if _unix(now) >= expires:
+        raise InvalidCallbackToken("token expired")
+    return ticket_id
+
+
+# ---------------------------------------------------------------- form validation
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    name: str
+    phone: Optional[str]  # E.164
+    email: Optional[str]
+    preferred_time: str
+    concern: str
+    consent: bool
+
+    def contact(self, now: Optional[dt.datetime] = None) -> Dict[str, Any]:
+        """The JSON stored in ``tickets.contact``."""
+        data = asdict(self)
+        data.pop("consent")
+        data["requested_at"] = (now or dt.datetime.now(dt.timezone.utc)).isoformat()
+        return data
+
+
+def _text(form: Mapping[str, Any], field: str) -> str:
+    value = form.get(field)
+    return _CONTROL_RE.sub("", str(value)).strip() if value is not None else ""
+
+
+def normalise_phone(raw: str) -> Optional[str]:
+    """E.164 for a valid phone number (German numbers without country code too), else None."""
+    if not raw or len(raw) > 40:
+        return None
+    try:
+        number = phonenumbers.parse(raw, "DE")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def valid_email(raw: str) -> bool:
+    return len(raw) <= MAX_EMAIL and bool(_EMAIL_RE.match(raw))
+
+
+def consent_given(form: Mapping[str, Any]) -> bool:
+    return _text(form, "consent") in {"ja", "on", "1", "true", "yes"}
+
+
+def validate_callback(form: Mapping[str, Any]) -> Tuple[Optional[CallbackRequest], Dict[str, str]]:
+    """The checked request, or None and German messages per field."""
+    errors: Dict[str, str] = {}
+    name = _text(form, "name")
+    phone_raw = _text(form, "phone")
+    email = _text(form, "email")
+    preferred = _text(form, "preferred_time") or "egal"
+    concern = str(form.get("concern") or "").replace("\r\n", "\n").strip()
+    concern = _CONTROL_RE.sub("", concern)
+    consent = consent_given(form)
+
+    if not name:
+        errors["name"] = "Bitte geben Sie Ihren Namen an."
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"Bitte kürzen Sie den Namen auf höchstens {MAX_NAME} Zeichen."
+
+    phone: Optional[str] = None
+    if phone_raw:
+        phone = normalise_phone(phone_raw)
+        if phone is None:
+            errors["phone"] = (
+                "Diese Telefonnummer können wir nicht erkennen. Bitte prüfen Sie die Nummer, "
+                "zum Beispiel 02831 123456 oder +49 2831 123456."
+            )
+    if email and not valid_email(email):
+        errors["email"] = "Bitte geben Sie eine gültige E-Mail-Adresse an, zum Beispiel name@beispiel.de."
+    if not phone_raw and not email:
+        errors["phone"] = "Bitte geben Sie eine Telefonnummer oder eine E-Mail-Adresse an."
+
+    if preferred not in PREFERRED_TIMES:
+        errors["preferred_time"] = "Bitte wählen Sie vormittags, nachmittags oder egal."
+    if len(concern) > MAX_CONCERN:
+        errors["concern"] = f"Bitte fassen Sie Ihr Anliegen in höchstens {MAX_CONCERN} Zeichen zusammen."
+    if not consent:
+        errors["consent"] = "Ohne Ihre Einwilligung können wir Ihre Kontaktdaten nicht speichern."
+
+    if errors:
+        return None, errors
+    return (
+        CallbackRequest(
+            name=name, phone=phone, email=email or None, preferred_time=preferred, concern=concern, consent=True
+        ),
+        {},
+    )
+
+
+# ---------------------------------------------------------------- German date wording
+
+
+def german_due(due_at: dt.datetime) -> str:
+    """'Dienstag, 1. Dezember, 12:00 Uhr' in Geldern's local time."""
+    local = due_at.astimezone(BERLIN)
+    return f"{_WEEKDAYS[local.weekday()]}, {local.day}. {_MONTHS[local.month - 1]}, {local:%H:%M} Uhr"
