@@ -122,19 +122,6 @@ class KbServiceFee(Base):
     note = Column(Text)
 
 
-class HandoffRequest(Base):
-    """A request the bot could not or should not answer itself (no message text stored)."""
-
-    __tablename__ = "handoff_requests"
-    id = Column(String(36), primary_key=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
-    reason = Column(String(32), nullable=False)
-    service_slug = Column(String(64))
-    department_slug = Column(String(64), nullable=False)
-    channel = Column(String(32), nullable=False)
-    created_at = Column(DateTime(timezone=True), nullable=False, default=_now)
-
-
 class Ticket(Base):
     """A handoff to a person that survives restarts; its history is in ``ticket_events``.
 

@@ -176,8 +176,6 @@ def start_console(settings: Settings, port: int, rasa_port: int, log_dir: Path) 
     ]
     env = _env(
         settings,
-        ASSISTANT_CONSOLE_PORT=str(port),
-        ASSISTANT_RASA_PORT=str(rasa_port),
         ASSISTANT_RASA_PUBLIC_URL=settings.rasa_public_url or f"http://localhost:{rasa_port}",
     )
     proc = _spawn("console", cmd, env, log_dir)

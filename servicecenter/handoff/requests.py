@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from typing import Any, Mapping, Optional
 
 from servicecenter.handoff.tickets import create_ticket
-from servicecenter.models import HandoffRequest, Ticket
-
-log = logging.getLogger(__name__)
 
 REASONS = {
     "human": "explicit wish for a person",
@@ -20,19 +16,6 @@ REASONS = {
     "repeated_fallback": "two misunderstandings in a row",
     "outside_stage": "service not (yet) answered by the ServiceCenter in the current takeover stage",
 }
-
-
-def _legacy_row(ticket: Ticket) -> HandoffRequest:
-    # handoff_requests is kept as a mirror (same id) for the readers that still query it.
-    return HandoffRequest(
-        id=ticket.id,
-        conversation_id=ticket.conversation_id,
-        reason=ticket.reason,
-        service_slug=ticket.service_slug,
-        department_slug=ticket.department_slug,
-        channel=ticket.channel,
-        created_at=ticket.created_at,
-    )
 
 
 def record_handoff(
@@ -63,8 +46,6 @@ def record_handoff(
         service_slug=service,
         summary=summary,
         due_at=due_at,
-        companions=lambda t: [_legacy_row(t)],
         url=url,
     )
-    log.info("handoff %s recorded: reason=%s department=%s channel=%s", ticket.id, reason, department, channel)
     return ticket.id

@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 from enum import Enum
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -134,13 +134,10 @@ def create_ticket(
     consent: bool = False,
     due_at: Optional[dt.datetime] = None,
     actor: str = ASSISTANT,
-    companions: Optional[Callable[[Ticket], Iterable[object]]] = None,
     url: Optional[str] = None,
 ) -> Ticket:
     """Create a ticket with status "new" and its "created" event, or return the ticket that
     already has ``idempotency_key`` (a retried action must not open a second ticket).
-
-    ``companions`` may return further rows that are written in the same transaction.
     """
     if not idempotency_key:
         raise ValueError("an idempotency key is required")
@@ -180,8 +177,6 @@ def create_ticket(
             # Flush the ticket alone first so that a duplicate key fails here, not at the event.
             session.flush()
             _add_event(session, ticket.id, None, Status.NEW.value, actor, CREATED_NOTE, now)
-            for row in (companions(ticket) if companions else ()):
-                session.add(row)
     except IntegrityError:
         # Another process inserted the same key between our look-up and our insert.
         existing = _existing(url, idempotency_key, conversation_id)

@@ -100,7 +100,7 @@ class AnswerComposer:
     # ----------------------------------------------------------------- content
     def _body(self, service: Service, org: Organisation, aspect: str) -> dict:
         """Aspect content as neutral pieces: a lead sentence and optional list items."""
-        who = _dative(org)
+        who = _nominative(org)
         if aspect == A.FEE:
             items = [f"{f.label}: {format_eur(f.amount_eur)}" + (f" ({f.note})" if f.note else "") for f in service.fees]
             lead = "Die Gebühren:" if items else (service.fee_note or f"Die genaue Gebühr nennt Ihnen {who}.")
@@ -141,7 +141,7 @@ class AnswerComposer:
     def _hours_sentence(self, service: Service, org: Organisation, channel: str) -> str:
         hours = self._hours_for(service, org)
         if hours is None:
-            return f"Die Öffnungszeiten nennt Ihnen {_dative(org, nominative=False)}."
+            return f"Die Öffnungszeiten nennt Ihnen {_nominative(org)}."
         text = f"{hours.name}: {self.hours_text(hours, channel)}."
         if hours.note:
             text += " " + (spoken.for_speech(hours.note) if channel == VOICE else hours.note)
@@ -223,11 +223,6 @@ def _host(url: str) -> str:
 def _nominative(org: Organisation) -> str:
     """'das Bürgerbüro der Stadt Geldern', 'der Kreis Kleve' (article from the entry)."""
     return f"{org.article} {org.name}" if org.article else org.name
-
-
-def _dative(org: Organisation, nominative: bool = False) -> str:
-    """Sentences are built so the office stands in the nominative ('nennt Ihnen das ...')."""
-    return _nominative(org)
 
 
 def _external_note(org: Organisation) -> Optional[str]:

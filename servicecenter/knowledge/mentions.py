@@ -10,8 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from functools import lru_cache
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
 from servicecenter.knowledge.loader import KnowledgeBase
 
@@ -25,22 +24,25 @@ def _fold(text: str) -> str:
     return text.replace("ae", "ä").replace("oe", "ö").replace("ue", "ü").replace("ss", "ß")
 
 
-@lru_cache(maxsize=8)
-def _index(kb_id: int, items: Tuple[Tuple[str, str], ...]) -> Dict[str, Dict[str, str]]:
-    """First letter -> {folded synonym: slug}."""
+def _index(kb: KnowledgeBase) -> Dict[str, Dict[str, str]]:
+    """First letter -> {folded synonym: slug}; built once per loaded knowledge base."""
+    cached = kb.__dict__.get("_fuzzy_index")
+    if cached is not None:
+        return cached
     index: Dict[str, Dict[str, str]] = {}
-    for synonym, slug in items:
-        word = _fold(synonym)
-        if " " in word or "-" in word or len(word) < MIN_LENGTH:
-            continue
-        index.setdefault(word[0], {})[word] = slug
+    for service in kb.services.values():
+        for synonym in service.synonyms:
+            word = _fold(synonym)
+            if " " in word or "-" in word or len(word) < MIN_LENGTH:
+                continue
+            index.setdefault(word[0], {})[word] = service.slug
+    kb.__dict__["_fuzzy_index"] = index
     return index
 
 
 def fuzzy_mentions(kb: KnowledgeBase, text: str) -> List[str]:
     """Slugs of services whose name appears in ``text``, allowing small misspellings."""
-    items = tuple(sorted((s, svc.slug) for svc in kb.services.values() for s in svc.synonyms))
-    index = _index(id(kb), items)
+    index = _index(kb)
     found: List[str] = []
     for token in _WORD.findall(_fold(text)):
         if len(token) < MIN_LENGTH:

@@ -11,7 +11,7 @@ import socketio
 from sqlalchemy import select
 
 from servicecenter.db import session_scope
-from servicecenter.models import HandoffRequest
+from servicecenter.models import Ticket
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +88,7 @@ def test_typed_payload_cannot_choose_the_handoff_target(stack, session_db):
     text = " ".join(m.get("text", "") for m in body)
     assert "Bauordnung" not in text
     with session_scope(session_db) as session:
-        rows = session.execute(select(HandoffRequest).where(HandoffRequest.conversation_id == sender)).scalars().all()
+        rows = session.execute(select(Ticket).where(Ticket.conversation_id == sender)).scalars().all()
     assert all(r.department_slug != "bauordnung" for r in rows)
 
 

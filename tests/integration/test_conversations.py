@@ -1,4 +1,4 @@
-"""Rasa's own conversation tests on the trained model."""
+"""Rasa's own conversation tests: the dialogue model picks the right action in context."""
 
 import subprocess
 import sys

@@ -13,7 +13,7 @@ from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.knowledge.store import import_knowledge, read_knowledge
-from servicecenter.models import HandoffRequest
+from servicecenter.models import Ticket
 from servicecenter.training import upgrade_database
 
 URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
@@ -35,7 +35,7 @@ def pg_url():
 
 def test_migrations_create_the_tables_on_postgres(pg_url):
     tables = set(inspect(get_engine(pg_url)).get_table_names())
-    assert {"kb_services", "kb_organisations", "kb_service_fees", "handoff_requests", "alembic_version"} <= tables
+    assert {"kb_services", "kb_organisations", "kb_service_fees", "tickets", "ticket_events", "alembic_version"} <= tables
 
 
 def test_knowledge_import_and_read_back_on_postgres(pg_url, knowledge):
@@ -47,8 +47,8 @@ def test_knowledge_import_and_read_back_on_postgres(pg_url, knowledge):
     assert KnowledgeRepository(pg_url).get().services["reisepass"].fees[0].amount_eur == 70.0
 
 
-def test_handoff_requests_are_stored_on_postgres(pg_url):
+def test_handoff_tickets_are_stored_on_postgres(pg_url):
     request_id = record_handoff("f" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=pg_url)
     with session_scope(pg_url) as session:
-        row = session.execute(select(HandoffRequest).where(HandoffRequest.id == request_id)).scalar_one()
+        row = session.execute(select(Ticket).where(Ticket.id == request_id)).scalar_one()
     assert (row.department_slug, row.service_slug) == ("bauordnung", "bauantrag")

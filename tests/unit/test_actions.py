@@ -19,7 +19,7 @@ from bot.actions import (
     ActionSmalltalk,
 )
 from servicecenter.db import session_scope
-from servicecenter.models import HandoffRequest
+from servicecenter.models import Ticket
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SENDER = "a3f1c2d4e5b6a7980f1e2d3c4b5a6978"
@@ -114,7 +114,7 @@ def test_case_status_is_handed_to_the_responsible_department_and_recorded(use_db
     assert messages[0]["response"] == "utter_handoff"
     with session_scope(use_db) as session:
         row = session.execute(
-            select(HandoffRequest).where(HandoffRequest.conversation_id == SENDER).order_by(HandoffRequest.created_at.desc())
+            select(Ticket).where(Ticket.conversation_id == SENDER).order_by(Ticket.created_at.desc())
         ).scalars().first()
     assert row.department_slug == "bauordnung" and row.reason == "case_status"
 
