@@ -145,6 +145,11 @@ class Ticket(Base):
     contact = Column(JSON)
     consent = Column(Boolean, nullable=False, default=False)
     due_at = Column(UtcDateTime)
+    # "live": waits in the ServiceCenter's agent queue for a live takeover of the chat;
+    # "ticket": a work item (department request, callback) answered within the service promise.
+    mode = Column(String(16), nullable=False, default="ticket", server_default="ticket")
+    # Who has the ticket now (the actor who claimed it), for the inbox and the citizen's widget.
+    assignee = Column(String(128))
     created_at = Column(UtcDateTime, nullable=False, default=_now)
     updated_at = Column(UtcDateTime, nullable=False, default=_now)
 
@@ -185,3 +190,27 @@ class ConsoleSession(Base):
     csrf_token = Column(String(64), nullable=False)
     created_at = Column(UtcDateTime, nullable=False, default=_now)
     last_seen_at = Column(UtcDateTime, nullable=False, default=_now)
+
+
+class Notification(Base):
+    """An e-mail to a department about a ticket, sent by the console's outbox worker.
+
+    The message itself is built at sending time from the ticket, so no copy of the summary is
+    stored here; ``last_error`` holds the SMTP error only (never the message).
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_notifications_dedupe_key"),)
+    id = Column(String(36), primary_key=True)
+    dedupe_key = Column(String(200), nullable=False)
+    ticket_id = Column(String(36), ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    kind = Column(String(32), nullable=False)
+    department_slug = Column(String(64), nullable=False)
+    recipient = Column(String(254), nullable=False)
+    status = Column(String(16), nullable=False, index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UtcDateTime, nullable=False, default=_now)
+    last_error = Column(String(500))
+    created_at = Column(UtcDateTime, nullable=False, default=_now)
+    sent_at = Column(UtcDateTime)

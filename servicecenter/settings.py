@@ -41,6 +41,22 @@ class Settings(BaseSettings):
     console_public_url: str = ""
     # Signs the callback links; if empty, one is generated once into var/secret.key.
     secret_key: SecretStr = SecretStr("")
+    # Token of Rasa's HTTP API (conversation control, model swap); default: derived from
+    # the secret key. The API is never started without it.
+    rasa_api_token: SecretStr = SecretStr("")
+
+    # Department e-mail (ticket notifications). Empty host: nothing is sent, the console says so.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_timeout: float = 20.0
+    mail_from: str = "buergerservice@geldern.invalid"
+    # The console process sends queued e-mail; off only for processes that must not send.
+    outbox_enabled: bool = True
+    # Token the voice gateway or PBX sends to GET /api/calls/<id>/route; default: derived.
+    telephony_token: SecretStr = SecretStr("")
 
     log_level: str = "INFO"
     # Confidence below which a service intent is not trusted on its own.
@@ -50,7 +66,7 @@ class Settings(BaseSettings):
         env_prefix = "ASSISTANT_"
         env_file = str(PROJECT_ROOT / ".env")
 
-    @validator("rasa_port", "actions_port", "console_port")
+    @validator("rasa_port", "actions_port", "console_port", "smtp_port")
     def _port_range(cls, value: int) -> int:  # noqa: N805
         if not 1 <= value <= 65535:
             raise ValueError("must be a TCP port between 1 and 65535")

@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from servicecenter import PROJECT_ROOT
+from servicecenter.secrets import rasa_api_token
 from servicecenter.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ def start_rasa(settings: Settings, port: int, actions_url: str, log_dir: Path, m
         "--port", str(port),
         "--interface", settings.rasa_host,
         "--cors", "*",
+        # The HTTP API (conversation control for live takeover, model swap) only with a token.
+        "--enable-api", "--auth-token", rasa_api_token(settings),
     ]
     proc = _spawn("rasa", cmd, _env(settings), log_dir)
     wait_http(f"http://127.0.0.1:{port}/", proc.popen, "Rasa server", proc.log_path, timeout=240)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any, Dict, List, Optional, Text
 
@@ -18,14 +19,16 @@ from bot.actions.common import (
     start_turn,
 )
 from servicecenter import dialogue
-from servicecenter.handoff.callback import callback_token
+from servicecenter.handoff.callback import callback_token, german_due
+from servicecenter.handoff.live import LIVE, TICKET, WITH_AGENT, QueueState, open_live_ticket, queue_state
 from servicecenter.handoff.requests import record_handoff
-from servicecenter.handoff.routing import reply_due
+from servicecenter.handoff.routing import current_routing, reply_due
 from servicecenter.handoff.summary import build_summary
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.settings import get_settings
 
 log = logging.getLogger(__name__)
+ZENTRALE = "zentrale"
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -59,20 +62,38 @@ class ActionHandoff(Action):
         service = service or (named_services[0] if named_services else context)
         department = dialogue.handoff_target(kb, entity_values(tracker, "department"), service)
         kind = channel(tracker)
+        routing = current_routing(kb)
+        now = dt.datetime.now(dt.timezone.utc)
+        is_open = routing.is_open(now)
+        # The ServiceCenter's own queue takes the conversation live during core hours; on the
+        # phone, any target is transferred live then (the gateway asks /api/calls/<id>/route).
+        mode = LIVE if is_open and (department == ZENTRALE or kind == VOICE) else TICKET
+        if mode == LIVE:
+            waiting = open_live_ticket(tracker.sender_id)
+            if waiting is not None:
+                return self._already_waiting(dispatcher, kb, routing, waiting, kind)
         summary = build_summary(list(tracker.events), kb, reason, department, kind)
+        custom = None
         try:
-            request_id = record_handoff(
+            ticket = record_handoff(
                 tracker.sender_id, reason, department, kind, service,
                 idempotency_key=_turn_key(tracker),
                 summary=summary.to_dict(),
-                due_at=reply_due(kb),
+                due_at=None if mode == LIVE else reply_due(kb, now),
+                mode=mode,
+                notify=None if mode == LIVE or department == ZENTRALE else routing.target_email(department, kb),
             )
-            reference = request_id.split("-")[0].upper()
-            next_step = (
-                f"Ihr Anliegen ist unter der Nummer {reference} vermerkt.{_callback_link(request_id)}"
-                if kind != VOICE
-                else "Ihr Anliegen ist vermerkt."
-            )
+            reference = ticket.id.split("-")[0].upper()
+            if mode == LIVE:
+                state = queue_state(ticket, routing.live_queue.minutes_per_waiting_contact,
+                                    routing.live_queue.measured_takeovers)
+                next_step = _live_step(kind, state, ticket.id)
+                custom = {"type": "handoff_status", "state": "waiting", "position": state.position,
+                          "minutes": state.waiting_minutes, "reference": reference}
+            else:
+                next_step = _ticket_step(kind, department, is_open, routing, now, ticket, reference)
+                custom = {"type": "handoff_status", "state": "ticket", "reference": reference,
+                          "due": german_due(ticket.due_at) if ticket.due_at else None}
         except SQLAlchemyError:
             log.exception("handoff could not be stored (reason=%s department=%s)", reason, department)
             next_step = "Ich konnte Ihr Anliegen gerade nicht vermerken; bitte melden Sie sich direkt."
@@ -86,6 +107,8 @@ class ActionHandoff(Action):
             next_step=next_step,
             contact=composer.contact_line(org, kind),
         )
+        if custom is not None and kind != VOICE:
+            dispatcher.utter_message(json_message={"data": custom})
         return outcome_events(
             dialogue.HANDOFF,
             service=None if reason == "complaint" else service,
@@ -96,7 +119,61 @@ class ActionHandoff(Action):
         )
 
 
-def _callback_link(ticket_id: str) -> str:
+    def _already_waiting(self, dispatcher: CollectingDispatcher, kb: Any, routing: Any, ticket: Any,
+                         kind: str) -> List[Dict[Text, Any]]:
+        """Asked again while waiting: the place in the queue, no second ticket."""
+        if ticket.status in WITH_AGENT:
+            text = "Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters ist schon für Sie da."
+        else:
+            state = queue_state(ticket, routing.live_queue.minutes_per_waiting_contact,
+                                routing.live_queue.measured_takeovers)
+            text = (
+                f"Sie sind bereits in der Warteschlange, an Position {state.position}. "
+                f"Die Wartezeit beträgt voraussichtlich etwa {_minutes(state.waiting_minutes)}."
+            )
+            if kind != VOICE:
+                dispatcher.utter_message(text=text + _callback_link(ticket.id, prefix=" Wenn Sie nicht warten möchten, rufen wir Sie zurück:"))
+                dispatcher.utter_message(json_message={"data": {
+                    "type": "handoff_status", "state": "waiting", "position": state.position,
+                    "minutes": state.waiting_minutes, "reference": ticket.id.split("-")[0].upper()}})
+                return outcome_events(dialogue.HANDOFF, department=ticket.department_slug,
+                                      handoff_reason=ticket.reason, misunderstandings=0.0, pending=None)
+        dispatcher.utter_message(text=text)
+        return outcome_events(dialogue.HANDOFF, department=ticket.department_slug,
+                              handoff_reason=ticket.reason, misunderstandings=0.0, pending=None)
+
+
+def _minutes(value: int) -> str:
+    return "eine Minute" if value == 1 else f"{value} Minuten"
+
+
+def _live_step(kind: str, state: QueueState, ticket_id: str) -> str:
+    if kind == VOICE:
+        return "Ich verbinde Sie jetzt mit einer Mitarbeiterin oder einem Mitarbeiter des ServiceCenters."
+    return (
+        "Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters übernimmt dieses Gespräch "
+        f"gleich hier im Chat. Sie sind an Position {state.position}; die Wartezeit beträgt "
+        f"voraussichtlich etwa {_minutes(state.waiting_minutes)}. Bis dahin können Sie mir weiter "
+        "Fragen stellen." + _callback_link(ticket_id, prefix=" Wenn Sie nicht warten möchten, rufen wir Sie zurück:")
+    )
+
+
+def _ticket_step(kind: str, department: str, is_open: bool, routing: Any, now: dt.datetime, ticket: Any,
+                 reference: str) -> str:
+    due = f" Wir melden uns dann spätestens bis {german_due(ticket.due_at)}." if ticket.due_at else ""
+    closed = ""
+    if not is_open and department == ZENTRALE:
+        opens = routing.calendar.next_opening(now)
+        closed = "Das ServiceCenter ist gerade nicht besetzt" + (
+            f"; es ist ab {german_due(opens)} wieder für Sie da. " if opens else ". "
+        )
+    if kind == VOICE:
+        return closed + "Ihr Anliegen ist vermerkt."
+    link = _callback_link(ticket.id)
+    return f"{closed}Ihr Anliegen ist unter der Nummer {reference} vermerkt.{link}{due if link else ''}"
+
+
+def _callback_link(ticket_id: str, prefix: str = " Wenn Sie möchten, rufen wir Sie zurück:") -> str:
     """The chat's Markdown link to the callback form, or '' if no link can be made."""
     settings = get_settings()
     try:
@@ -105,7 +182,7 @@ def _callback_link(ticket_id: str) -> str:
         log.exception("no callback link for ticket %s", ticket_id)
         return ""
     url = f"{settings.browser_console_url}/rueckruf/{token}"
-    return f" Wenn Sie möchten, rufen wir Sie zurück: [Rückruf anfordern]({url})."
+    return f"{prefix} [Rückruf anfordern]({url})."
 
 
 def _turn_key(tracker: Tracker) -> str:

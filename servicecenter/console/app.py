@@ -9,6 +9,7 @@ Run with ``uvicorn --factory servicecenter.console.app:create_app``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from functools import lru_cache
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from servicecenter import PROJECT_ROOT
 from servicecenter.console import auth as console_auth
 from servicecenter.console import callback as console_callback
+from servicecenter.console import calls as console_calls
 from servicecenter.console import inbox as console_inbox
 from servicecenter.settings import Settings, get_settings
 
@@ -214,6 +216,23 @@ def _install_error_pages(app: FastAPI, templates: Jinja2Templates, headers: Mapp
     app.add_exception_handler(Exception, server_error)
 
 
+def _install_outbox(app: FastAPI, settings: Settings) -> None:
+    """Department e-mail goes out from the console process (see handoff.notifications)."""
+    from servicecenter.handoff.notifications import Outbox
+
+    tasks: List[asyncio.Task] = []
+
+    @app.on_event("startup")
+    async def start_outbox() -> None:
+        if settings.outbox_enabled:
+            tasks.append(asyncio.create_task(Outbox(settings).run_forever()))
+
+    @app.on_event("shutdown")
+    async def stop_outbox() -> None:
+        for task in tasks:
+            task.cancel()
+
+
 def create_app(
     settings: Optional[Settings] = None,
     *,
@@ -248,6 +267,9 @@ def create_app(
     console_inbox.install(app)
     # Citizens' callback form, reached through the signed link in a handoff reply.
     console_callback.install(app)
+    # The voice gateway's question: where to transfer this call.
+    console_calls.install(app)
+    _install_outbox(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     _install_error_pages(app, templates, headers)

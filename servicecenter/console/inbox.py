@@ -12,14 +12,24 @@ import logging
 from typing import Annotated, Any, Dict, List, Mapping, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select, update
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicecenter.console import accounts
-from servicecenter.console.auth import ConsoleError, SignedIn, check_csrf, render, require_roles
+from servicecenter.console.auth import (
+    ConsoleError,
+    SignedIn,
+    check_csrf,
+    check_csrf_header,
+    render,
+    require_roles,
+)
 from servicecenter.db import session_scope
-from servicecenter.handoff import tickets
+from servicecenter.handoff import live, notifications, tickets
+from servicecenter.handoff.canned import current_canned
+from servicecenter.handoff.routing import current_routing
+from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.handoff.summary import CHANNEL_LABELS, CONTACT_LABELS, REASON_LABELS
 from servicecenter.handoff.tickets import ConcurrentUpdate, IllegalTransition, Status, TicketNotFound
 from servicecenter.models import Ticket
@@ -28,6 +38,9 @@ log = logging.getLogger(__name__)
 
 INBOX_ROLES = ("agent", "department", "supervisor", "admin")
 FORWARD_ROLES = ("agent",)
+# Who may take over a live chat: the ServiceCenter's agents (and their team leads).
+LIVE_ROLES = ("agent", "supervisor", "admin")
+MODE_LABELS = {"live": "Live-Chat", "ticket": "Vorgang"}
 OPEN = (Status.NEW.value, Status.CLAIMED.value, Status.IN_CONVERSATION.value, Status.FORWARDED.value)
 MAX_NOTE_LENGTH = 1000
 
@@ -50,6 +63,10 @@ ILLEGAL_MESSAGE = (
     "Die Seite zeigt den aktuellen Stand."
 )
 CONCURRENT_MESSAGE = "Das Ticket wurde gerade von jemand anderem geändert. Bitte versuchen Sie es noch einmal."
+RASA_DOWN_MESSAGE = (
+    "Der Chat der Bürgerin oder des Bürgers ist gerade nicht erreichbar. Das Ticket ist unverändert; "
+    "bitte versuchen Sie es gleich noch einmal oder bieten Sie einen Rückruf an."
+)
 
 
 InboxUser = Annotated[SignedIn, Depends(require_roles(*INBOX_ROLES))]
@@ -116,11 +133,59 @@ def _load(request: Request, ticket_id: str, signed: SignedIn) -> Ticket:
 
 def _actions(ticket: Ticket, signed: SignedIn) -> Dict[str, bool]:
     allowed = tickets.allowed_targets(ticket.status)
+    is_live = ticket.mode == live.LIVE and signed.account.role in LIVE_ROLES
     return {
         "claim": Status.CLAIMED in allowed,
         "forward": Status.FORWARDED in allowed and signed.account.role in FORWARD_ROLES,
         "close": Status.CLOSED in allowed,
+        "chat": is_live and ticket.status == Status.IN_CONVERSATION.value,
+        "handback": is_live and ticket.status == Status.IN_CONVERSATION.value,
     }
+
+
+def agent_label(signed: SignedIn) -> str:
+    """How the citizen sees the agent in the chat."""
+    return f"{live.AGENT_LABEL} ({signed.account.username})"
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+def _item(t: Ticket, now: dt.datetime) -> Dict[str, Any]:
+    lines = summary_lines(t)
+    return {
+        "id": t.id,
+        "reference": t.id.split("-")[0].upper(),
+        "mode": t.mode,
+        "mode_label": MODE_LABELS.get(t.mode, t.mode),
+        "status": t.status,
+        "status_label": STATUS_LABELS.get(t.status, t.status),
+        "department": t.department_slug,
+        "assignee": t.assignee,
+        "waiting": waiting_text(t.created_at, now),
+        "waiting_seconds": max(0, int((now - t.created_at).total_seconds())),
+        "title": lines[0],
+        "lines": lines[1:],
+    }
+
+
+def _knowledge(request: Request) -> Any:
+    repo = getattr(request.app.state, "knowledge", None)
+    if repo is None:
+        repo = request.app.state.knowledge = KnowledgeRepository(_db(request))
+    return repo.get()
+
+
+def _inbox_rows(request: Request, signed: SignedIn) -> List[Ticket]:
+    # Live chats first (a citizen is waiting in the chat), then by waiting time.
+    query = select(Ticket).where(Ticket.status.in_(OPEN)).order_by(Ticket.created_at, Ticket.id)
+    if signed.account.role == "department":
+        query = query.where(Ticket.department_slug == signed.account.department_slug)
+    with session_scope(_db(request)) as session:
+        rows = list(session.execute(query).scalars())
+    rows.sort(key=lambda t: (0 if t.mode == live.LIVE and t.status == Status.NEW.value else 1, t.created_at))
+    return rows
 
 
 def _detail(request: Request, ticket: Ticket, signed: SignedIn, error: Optional[str] = None,
@@ -139,6 +204,10 @@ def _detail(request: Request, ticket: Ticket, signed: SignedIn, error: Optional[
             "actions": _actions(ticket, signed),
             "departments": accounts.department_slugs(url=_db(request)),
             "error": error,
+            "mode_labels": MODE_LABELS,
+            "notifications": notifications.notifications_for(ticket.id, url=_db(request)),
+            "notification_labels": notifications.STATUS_LABELS,
+            "canned": current_canned(_settings(request).knowledge_dir) if _actions(ticket, signed)["chat"] else [],
         },
         status_code=status_code,
         signed=signed,
@@ -163,6 +232,14 @@ def _move(request: Request, ticket: Ticket, signed: SignedIn, to_status: str, no
     return None
 
 
+def _set_assignee(request: Request, ticket_id: str, actor: Optional[str]) -> None:
+    with session_scope(_db(request)) as session:
+        session.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(assignee=actor)
+            .execution_options(synchronize_session=False)
+        )
+
+
 def _back(ticket_id: str) -> Response:
     return RedirectResponse(f"/console/tickets/{ticket_id}", status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -177,18 +254,21 @@ def _router() -> APIRouter:
 
     @router.get("/inbox", response_class=HTMLResponse, name="console_inbox")
     async def inbox(request: Request, signed: InboxUser) -> Response:
-        query = select(Ticket).where(Ticket.status.in_(OPEN)).order_by(Ticket.created_at, Ticket.id)
-        if signed.account.role == "department":
-            query = query.where(Ticket.department_slug == signed.account.department_slug)
-        with session_scope(_db(request)) as session:
-            rows = list(session.execute(query).scalars())
         now = dt.datetime.now(dt.timezone.utc)
-        items = [
-            {"ticket": t, "lines": summary_lines(t), "waiting": waiting_text(t.created_at, now)} for t in rows
-        ]
+        items = [_item(t, now) for t in _inbox_rows(request, signed)]
+        department = signed.account.department_slug if signed.account.role == "department" else None
+        failed = notifications.failed_count(department, url=_db(request))
         return render(
-            request, "console/inbox.html", {"items": items, "status_labels": STATUS_LABELS}, signed=signed
+            request, "console/inbox.html",
+            {"items": items, "status_labels": STATUS_LABELS, "failed_mails": failed}, signed=signed,
         )
+
+    @router.get("/api/inbox", name="console_inbox_api")
+    async def inbox_api(request: Request, signed: InboxUser) -> Response:
+        """The inbox as JSON for the page's live refresh (rendered with textContent)."""
+        now = dt.datetime.now(dt.timezone.utc)
+        items = [_item(t, now) for t in _inbox_rows(request, signed)]
+        return JSONResponse({"items": items}, headers={"Cache-Control": "no-store"})
 
     @router.get("/tickets/{ticket_id}", response_class=HTMLResponse, name="console_ticket")
     async def ticket_detail(ticket_id: str, request: Request, signed: InboxUser) -> Response:
@@ -198,7 +278,92 @@ def _router() -> APIRouter:
     async def claim(ticket_id: str, request: Request, signed: InboxUser) -> Response:
         await check_csrf(request, signed)
         ticket = _load(request, ticket_id, signed)
-        return _move(request, ticket, signed, Status.CLAIMED.value) or _back(ticket_id)
+        failed = _move(request, ticket, signed, Status.CLAIMED.value)
+        if failed is not None:
+            return failed
+        _set_assignee(request, ticket_id, signed.account.actor)
+        if ticket.mode == live.LIVE and signed.account.role in LIVE_ROLES:
+            # A live chat: the citizen is waiting in the widget, so the agent joins at once.
+            try:
+                await live.RasaControl(_settings(request)).take_over(ticket.conversation_id, agent_label(signed))
+            except live.RasaUnavailable as err:
+                log.warning("console: take-over of ticket %s failed: %s", ticket_id, err)
+                return _detail(request, tickets.get_ticket(ticket_id, url=_db(request)), signed,
+                               error=RASA_DOWN_MESSAGE, status_code=503)
+            failed = _move(request, tickets.get_ticket(ticket_id, url=_db(request)), signed,
+                           Status.IN_CONVERSATION.value, note="Live-Chat übernommen")
+            if failed is not None:
+                return failed
+        return _back(ticket_id)
+
+    @router.get("/api/tickets/{ticket_id}/messages", name="console_ticket_messages")
+    async def messages(ticket_id: str, request: Request, signed: InboxUser) -> Response:
+        """The conversation after event ``after`` (the page polls this while chatting)."""
+        ticket = _load(request, ticket_id, signed)
+        try:
+            after = max(0, int(request.query_params.get("after", "0")))
+        except ValueError:
+            return JSONResponse({"detail": "Parameter „after“ muss eine Zahl sein."}, status_code=400)
+        lines = live.transcript(ticket.conversation_id, after=after, url=_db(request))
+        current = tickets.get_ticket(ticket_id, url=_db(request))
+        return JSONResponse({
+            "status": current.status,
+            "status_label": STATUS_LABELS.get(current.status, current.status),
+            "messages": [
+                {"id": m.id, "role": m.role, "text": m.text, "agent": m.agent,
+                 "at": m.at.astimezone(dt.timezone.utc).strftime("%H:%M")}
+                for m in lines
+            ],
+        }, headers={"Cache-Control": "no-store"})
+
+    @router.post("/api/tickets/{ticket_id}/messages", name="console_ticket_say")
+    async def say(ticket_id: str, request: Request, signed: InboxUser) -> Response:
+        check_csrf_header(request, signed)
+        ticket = _load(request, ticket_id, signed)
+        if not _actions(ticket, signed)["chat"]:
+            return JSONResponse(
+                {"detail": "Schreiben ist nur möglich, solange Sie das Gespräch führen."}, status_code=409)
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"detail": "Die Anfrage ist kein gültiges JSON."}, status_code=400)
+        text = str(body.get("text") or "").strip() if isinstance(body, dict) else ""
+        if not text:
+            return JSONResponse({"detail": "Bitte schreiben Sie eine Nachricht."}, status_code=400)
+        if len(text) > live.MAX_AGENT_MESSAGE:
+            return JSONResponse(
+                {"detail": f"Die Nachricht ist zu lang (höchstens {live.MAX_AGENT_MESSAGE} Zeichen)."},
+                status_code=400)
+        try:
+            await live.RasaControl(_settings(request)).say(ticket.conversation_id, agent_label(signed), text)
+        except live.RasaUnavailable as err:
+            log.warning("console: message for ticket %s not delivered: %s", ticket_id, err)
+            return JSONResponse({"detail": RASA_DOWN_MESSAGE}, status_code=503)
+        return JSONResponse({"ok": True}, status_code=201)
+
+    @router.post("/tickets/{ticket_id}/handback", name="console_ticket_handback")
+    async def handback(ticket_id: str, request: Request, signed: InboxUser) -> Response:
+        """The agent is done; the assistant answers again (the ticket is then answered)."""
+        await check_csrf(request, signed)
+        ticket = _load(request, ticket_id, signed)
+        if not _actions(ticket, signed)["handback"]:
+            return _detail(request, ticket, signed, error="Das Gespräch führen Sie gerade nicht.", status_code=409)
+        try:
+            await live.RasaControl(_settings(request)).hand_back(ticket.conversation_id, agent_label(signed))
+        except live.RasaUnavailable as err:
+            log.warning("console: hand-back of ticket %s failed: %s", ticket_id, err)
+            return _detail(request, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
+        return _move(request, ticket, signed, Status.ANSWERED.value, note="an den Assistenten zurückgegeben") \
+            or _back(ticket_id)
+
+    @router.post("/notifications/{notification_id}/retry", name="console_notification_retry")
+    async def retry_notification(notification_id: str, request: Request, signed: InboxUser) -> Response:
+        form = await check_csrf(request, signed)
+        ticket = _load(request, str(form.get("ticket_id") or ""), signed)
+        if not any(n.id == notification_id for n in notifications.notifications_for(ticket.id, url=_db(request))):
+            raise StarletteHTTPException(status_code=404)
+        notifications.retry(notification_id, url=_db(request))
+        return _back(ticket.id)
 
     @router.post("/tickets/{ticket_id}/forward", name="console_ticket_forward")
     async def forward(ticket_id: str, request: Request, signed: InboxUser) -> Response:
@@ -219,13 +384,19 @@ def _router() -> APIRouter:
             return failed
         # tickets.transition does not change the department, so the new owner is set right after,
         # only while the ticket is still the forwarded one we just wrote.
+        kb = _knowledge(request)
+        recipient = current_routing(kb, _settings(request).knowledge_dir).target_email(target, kb)
         with session_scope(_db(request)) as session:
-            session.execute(
+            moved = session.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id, Ticket.status == Status.FORWARDED.value)
                 .values(department_slug=target)
                 .execution_options(synchronize_session=False)
-            )
+            ).rowcount
+            current = session.get(Ticket, ticket_id)
+            if moved == 1 and recipient and current is not None:
+                count = len(tickets.ticket_events(ticket_id, url=_db(request)))
+                notifications.enqueue_department_mail(session, current, target, recipient, f"forwarded:{count}")
         return _back(ticket_id)
 
     @router.post("/tickets/{ticket_id}/close", name="console_ticket_close")
@@ -236,6 +407,12 @@ def _router() -> APIRouter:
         if resolution not in tickets.RESOLUTIONS:
             return _detail(request, ticket, signed, error="Bitte wählen Sie aus, wie das Anliegen erledigt wurde.",
                            status_code=400)
+        if ticket.mode == live.LIVE and ticket.status == Status.IN_CONVERSATION.value:
+            try:
+                await live.RasaControl(_settings(request)).hand_back(ticket.conversation_id, agent_label(signed))
+            except live.RasaUnavailable as err:
+                log.warning("console: hand-back on closing ticket %s failed: %s", ticket_id, err)
+                return _detail(request, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
         return _move(request, ticket, signed, Status.CLOSED.value, note=_note(form), resolution=resolution) or _back(
             ticket_id
         )

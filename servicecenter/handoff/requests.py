@@ -7,6 +7,7 @@ import uuid
 from typing import Any, Mapping, Optional
 
 from servicecenter.handoff.tickets import create_ticket
+from servicecenter.models import Ticket
 
 REASONS = {
     "human": "explicit wish for a person",
@@ -28,8 +29,14 @@ def record_handoff(
     idempotency_key: Optional[str] = None,
     summary: Optional[Mapping[str, Any]] = None,
     due_at: Optional[dt.datetime] = None,
-) -> str:
-    """Open a handoff ticket and return its id.
+    mode: str = "ticket",
+    notify: Optional[str] = None,
+) -> Ticket:
+    """Open a handoff ticket and return it.
+
+    ``mode`` is "live" (the agent queue takes the conversation now) or "ticket" (answered
+    within the service promise); ``notify`` is the department's e-mail address, queued for
+    the outbox in the same transaction as the ticket.
 
     With the same ``idempotency_key`` (the action uses "<conversation_id>:<event timestamp>")
     a repeated call returns the id of the ticket already opened. Without a key every call
@@ -46,6 +53,8 @@ def record_handoff(
         service_slug=service,
         summary=summary,
         due_at=due_at,
+        mode=mode,
+        notify=notify,
         url=url,
     )
-    return ticket.id
+    return ticket

@@ -4,6 +4,7 @@ stage, service promise and the targets of each department, validated at start.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Dict, List, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, Proble
 from servicecenter.knowledge.schema import check_weekly
 
 FILE = "routing.yml"
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class _Strict(BaseModel):
@@ -26,6 +28,8 @@ class _Strict(BaseModel):
 class HolidayRegion(_Strict):
     country: str = "DE"
     subdivision: str = "NW"
+    # false only for a test or emergency configuration that serves on public holidays too
+    observe: bool = True
 
 
 class ServicePromise(_Strict):
@@ -41,11 +45,43 @@ class ServicePromise(_Strict):
 class Target(_Strict):
     queue: str
     sip_uri: Optional[str] = None
+    # Where ticket notifications go; default: the organisation's e-mail in organisations.yml.
+    email: Optional[str] = None
 
     @validator("sip_uri")
     def _sip(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
         if value is not None and not value.startswith(("sip:", "sips:")):
             raise ValueError("must start with 'sip:' or 'sips:'")
+        return value
+
+    @validator("email")
+    def _email(cls, value: Optional[str]) -> Optional[str]:  # noqa: N805
+        if value is not None and not _EMAIL_RE.match(value):
+            raise ValueError("not an e-mail address")
+        return value
+
+
+class Telephony(_Strict):
+    # SIP URI of an agent queue on the PBX; "{queue}" is replaced by the target's queue name.
+    queue_uri: str = "sip:{queue}@localhost"
+
+    @validator("queue_uri")
+    def _template(cls, value: str) -> str:  # noqa: N805
+        if not value.startswith(("sip:", "sips:")) or "{queue}" not in value:
+            raise ValueError("must be a sip: or sips: URI containing '{queue}'")
+        return value
+
+
+class LiveQueue(_Strict):
+    # Estimate per citizen waiting ahead, used until enough takeovers were measured today.
+    minutes_per_waiting_contact: float = 3.0
+    # Waiting times of this many recent takeovers replace the estimate.
+    measured_takeovers: int = 10
+
+    @validator("minutes_per_waiting_contact")
+    def _positive(cls, value: float) -> float:  # noqa: N805
+        if value <= 0:
+            raise ValueError("must be a positive number of minutes")
         return value
 
 
@@ -57,6 +93,8 @@ class RoutingConfig(_Strict):
     stages: Dict[int, Union[str, List[str]]]
     service_promise: ServicePromise
     targets: Dict[str, Target]
+    telephony: Telephony = Telephony()
+    live_queue: LiveQueue = LiveQueue()
 
     @validator("timezone")
     def _tz(cls, value: str) -> str:  # noqa: N805
@@ -81,7 +119,26 @@ class RoutingConfig(_Strict):
             {day: tuple(intervals) for day, intervals in self.core_hours.items()},
             self.holidays.country,
             self.holidays.subdivision,
+            self.holidays.observe,
         )
+
+    def is_open(self, moment: Optional[dt.datetime] = None) -> bool:
+        """Is the ServiceCenter's agent queue staffed at ``moment`` (default: now)?"""
+        return self.calendar.is_open(moment or dt.datetime.now(dt.timezone.utc))
+
+    def target_email(self, department: str, kb: KnowledgeBase) -> Optional[str]:
+        target = self.targets.get(department)
+        if target is not None and target.email:
+            return target.email
+        org = kb.organisations.get(department)
+        return getattr(org, "email", None) if org is not None else None
+
+    def transfer_uri(self, department: str) -> Optional[str]:
+        """Where the voice gateway transfers a call for ``department`` (None: no target)."""
+        target = self.targets.get(department)
+        if target is None:
+            return None
+        return target.sip_uri or self.telephony.queue_uri.replace("{queue}", target.queue)
 
     def answered_by_servicecenter(self, service: str, kb: KnowledgeBase) -> bool:
         """Is ``service`` within the ServiceCenter's spectrum at the current stage?"""

@@ -29,12 +29,15 @@ class ServiceCalendar:
     weekly: Dict[str, Tuple[str, ...]]
     country: str = "DE"
     subdivision: str = "NW"
+    observe_holidays: bool = True
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def holiday_name(self, day: dt.date) -> str | None:
+        if not self.observe_holidays:
+            return None
         return _holidays(self.country, self.subdivision, day.year).get(day)
 
     def intervals(self, day: dt.date) -> List[Interval]:
@@ -46,6 +49,19 @@ class ServiceCalendar:
     def is_open(self, moment: dt.datetime) -> bool:
         local = moment.astimezone(self.tz)
         return any(start <= local.time() < end for start, end in self.intervals(local.date()))
+
+    def next_opening(self, moment: dt.datetime) -> dt.datetime | None:
+        """The next moment at or after ``moment`` when core hours begin (None: no hours)."""
+        local = moment.astimezone(self.tz)
+        day = local.date()
+        for _ in range(400):
+            for begin, end in self.intervals(day):
+                opens = dt.datetime.combine(day, begin, self.tz)
+                closes = dt.datetime.combine(day, end, self.tz)
+                if closes > local:
+                    return max(opens, local)
+            day += dt.timedelta(days=1)
+        return None
 
     def add_service_hours(self, start: dt.datetime, hours: float) -> dt.datetime:
         """The moment ``hours`` service hours after ``start`` (an aware datetime)."""

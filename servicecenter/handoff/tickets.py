@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from servicecenter.db import session_scope
+from servicecenter.handoff.notifications import enqueue_department_mail
 from servicecenter.models import Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ TRANSITIONS: Dict[Status, FrozenSet[Status]] = {
     Status.CLOSED: frozenset(),
 }
 
+MODES: FrozenSet[str] = frozenset({"live", "ticket"})
 RESOLUTIONS: FrozenSet[str] = frozenset({"answered", "forwarded", "callback_done", "no_contact"})
 
 ASSISTANT = "assistant"
@@ -134,6 +136,8 @@ def create_ticket(
     consent: bool = False,
     due_at: Optional[dt.datetime] = None,
     actor: str = ASSISTANT,
+    mode: str = "ticket",
+    notify: Optional[str] = None,
     url: Optional[str] = None,
 ) -> Ticket:
     """Create a ticket with status "new" and its "created" event, or return the ticket that
@@ -146,6 +150,8 @@ def create_ticket(
     if due_at is not None and due_at.tzinfo is None:
         raise ValueError("due_at must be timezone-aware")
     _check_actor(actor)
+    if mode not in MODES:
+        raise ValueError(f"unknown ticket mode '{mode}' (known: {', '.join(sorted(MODES))})")
 
     # Cheap path for retries; the unique constraint below is what actually guarantees one ticket.
     existing = _existing(url, idempotency_key, conversation_id)
@@ -168,6 +174,7 @@ def create_ticket(
         contact=dict(contact) if contact else None,
         consent=consent,
         due_at=due_at,
+        mode=mode,
         created_at=now,
         updated_at=now,
     )
@@ -177,6 +184,9 @@ def create_ticket(
             # Flush the ticket alone first so that a duplicate key fails here, not at the event.
             session.flush()
             _add_event(session, ticket.id, None, Status.NEW.value, actor, CREATED_NOTE, now)
+            if notify:
+                # Queued with the ticket: a crash can lose neither without the other.
+                enqueue_department_mail(session, ticket, department_slug, notify, "created", now)
     except IntegrityError:
         # Another process inserted the same key between our look-up and our insert.
         existing = _existing(url, idempotency_key, conversation_id)

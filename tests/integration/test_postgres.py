@@ -48,7 +48,7 @@ def test_knowledge_import_and_read_back_on_postgres(pg_url, knowledge):
 
 
 def test_handoff_tickets_are_stored_on_postgres(pg_url):
-    request_id = record_handoff("f" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=pg_url)
+    request_id = record_handoff("f" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=pg_url).id
     with session_scope(pg_url) as session:
         row = session.execute(select(Ticket).where(Ticket.id == request_id)).scalar_one()
     assert (row.department_slug, row.service_slug) == ("bauordnung", "bauantrag")

@@ -299,20 +299,20 @@ def test_status_enum_matches_the_transition_table():
 # --- record_handoff ---------------------------------------------------------------------
 
 
-def test_record_handoff_opens_a_ticket_and_keeps_the_old_signature(db):
-    request_id = record_handoff("c" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=db)
+def test_record_handoff_opens_a_ticket_and_without_a_key_a_new_one_each_time(db):
+    request_id = record_handoff("c" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=db).id
     ticket = get_ticket(request_id, url=db)
     assert (ticket.status, ticket.department_slug, ticket.service_slug) == ("new", "bauordnung", "bauantrag")
-    assert ticket.reason == "case_status"
-    assert record_handoff("c" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=db) != request_id
+    assert (ticket.reason, ticket.mode) == ("case_status", "ticket")
+    assert record_handoff("c" * 32, "case_status", "bauordnung", "chat", "bauantrag", url=db).id != request_id
 
 
 def test_record_handoff_with_a_key_is_idempotent_and_stores_summary_and_due_date(db):
     due = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.timezone.utc)
     key = f"{'d' * 32}:1764840000.123"
     args = ("d" * 32, "human", "steueramt", "voice", "hundesteuer")
-    first = record_handoff(*args, url=db, idempotency_key=key, summary={"topic": "hundesteuer"}, due_at=due)
-    again = record_handoff(*args, url=db, idempotency_key=key, summary={"topic": "hundesteuer"}, due_at=due)
+    first = record_handoff(*args, url=db, idempotency_key=key, summary={"topic": "hundesteuer"}, due_at=due).id
+    again = record_handoff(*args, url=db, idempotency_key=key, summary={"topic": "hundesteuer"}, due_at=due).id
     assert first == again
     assert count(db, Ticket) == 1
     ticket = get_ticket(first, url=db)

@@ -6,6 +6,7 @@ const KEYS = {
   session: "geldern-chat:session",
   transcript: "geldern-chat:transcript",
   greeted: "geldern-chat:greeted",
+  handoff: "geldern-chat:handoff",
 };
 const SESSION_ID_PATTERN = /^[0-9a-f]{32}$/;
 const MAX_TRANSCRIPT_ENTRIES = 200;
@@ -28,7 +29,16 @@ const TEXT = {
   noClient: "Der Chat konnte nicht geladen werden. Bitte laden Sie die Seite neu.",
 };
 
-const WHO = { bot: "Digitaler Assistent", user: "Sie", notice: "Hinweis" };
+const WHO = { bot: "Digitaler Assistent", user: "Sie", notice: "Hinweis", agent: "ServiceCenter" };
+
+const HANDOFF_TEXT = {
+  waiting: (h) =>
+    `Sie warten auf eine Mitarbeiterin oder einen Mitarbeiter des ServiceCenters: Position ${h.position}, ` +
+    `voraussichtlich etwa ${h.minutes === 1 ? "eine Minute" : `${h.minutes} Minuten`}. Sie können hier weiter schreiben.`,
+  live: (h) => `Sie schreiben jetzt mit ${h.agent}. Der digitale Assistent pausiert so lange.`,
+  ticket: (h) =>
+    `Ihr Anliegen ist unter der Nummer ${h.reference} vermerkt` + (h.due ? `; Antwort spätestens bis ${h.due}.` : "."),
+};
 
 // sessionStorage may be unavailable (privacy settings); then the chat still works, it just
 // does not survive a reload.
@@ -74,6 +84,15 @@ function loadTranscript() {
   }
 }
 
+function loadHandoff() {
+  try {
+    const value = JSON.parse(storage.getItem(KEYS.handoff) || "null");
+    return value && typeof value === "object" && typeof value.state === "string" ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Quick replies or buttons from a bot message, as [{title, payload}]. */
 function suggestionsOf(data) {
   const raw = Array.isArray(data.quick_replies) ? data.quick_replies : data.buttons;
@@ -99,6 +118,8 @@ function main() {
     human: $("chat-human"),
     restart: $("chat-restart"),
     feedback: $("chat-feedback"),
+    handoff: $("chat-handoff"),
+    handoffText: $("chat-handoff-text"),
   };
   const config = {
     rasaUrl: root.dataset.rasaUrl,
@@ -116,6 +137,7 @@ function main() {
     pending: false,
     pendingTimer: null,
     sessionRetried: false,
+    handoff: loadHandoff(),
   };
 
   function setStatus(name) {
@@ -188,7 +210,7 @@ function main() {
     item.className = `msg msg--${entry.role}`;
     const who = document.createElement("p");
     who.className = "msg__who";
-    who.textContent = WHO[entry.role] || WHO.notice;
+    who.textContent = entry.role === "agent" && entry.agent ? entry.agent : WHO[entry.role] || WHO.notice;
     const body = document.createElement("div");
     body.className = "msg__body";
     if (entry.role === "bot") {
@@ -226,12 +248,58 @@ function main() {
     clearSuggestions();
     appendEntry({ role: "user", text: display });
     socket.emit("user_uttered", { message: payload, session_id: state.sessionId });
-    setPending(true);
+    // While a person has the conversation the assistant is silent: nothing to wait for.
+    if (!state.handoff || state.handoff.state !== "live") setPending(true);
     return true;
+  }
+
+  function showHandoff(handoff) {
+    state.handoff = handoff;
+    if (handoff) storage.setItem(KEYS.handoff, JSON.stringify(handoff));
+    else storage.removeItem(KEYS.handoff);
+    const render = handoff && HANDOFF_TEXT[handoff.state];
+    el.handoff.hidden = !render;
+    el.handoff.dataset.state = handoff ? handoff.state : "";
+    if (render) el.handoffText.textContent = render(handoff);
+  }
+
+  /** Messages that are not the assistant's answers: handoff state and the live agent. */
+  function onControlMessage(data) {
+    const agent = typeof data.agent === "string" && data.agent ? data.agent : WHO.agent;
+    switch (data.type) {
+      case "handoff_status":
+        if (data.state === "waiting") {
+          showHandoff({ state: "waiting", position: Number(data.position) || 1, minutes: Number(data.minutes) || 1 });
+        } else if (data.state === "ticket" && typeof data.reference === "string") {
+          showHandoff({ state: "ticket", reference: data.reference, due: typeof data.due === "string" ? data.due : "" });
+        }
+        return true;
+      case "agent_joined":
+        setPending(false);
+        showHandoff({ state: "live", agent });
+        appendEntry({ role: "notice", text: `${agent} ist jetzt für Sie da.` });
+        return true;
+      case "agent_message":
+        if (typeof data.text !== "string" || !data.text) return true;
+        setPending(false);
+        if (!state.handoff || state.handoff.state !== "live") showHandoff({ state: "live", agent });
+        appendEntry({ role: "agent", agent, text: data.text });
+        return true;
+      case "agent_left":
+        showHandoff(null);
+        appendEntry({
+          role: "notice",
+          text: "Das Gespräch mit dem ServiceCenter ist beendet. Der digitale Assistent ist wieder für Sie da.",
+        });
+        return true;
+      default:
+        return false;
+    }
   }
 
   function onBotMessage(data) {
     if (!data || typeof data !== "object") return;
+    if (typeof data.type === "string" && onControlMessage(data)) return;
     const text = typeof data.text === "string" ? data.text : "";
     const replies = suggestionsOf(data);
     if (!text && !replies.length) return; // attachments and custom payloads are not shown
@@ -266,6 +334,7 @@ function main() {
     state.sessionId = newSessionId();
     storage.setItem(KEYS.session, state.sessionId);
     el.log.replaceChildren();
+    showHandoff(null);
     setFeedback("");
     if (socket.connected) startSession();
     el.input.focus();
@@ -273,6 +342,7 @@ function main() {
 
   // Show what this tab already said and heard before a reload.
   for (const entry of state.transcript) el.log.append(messageNode(entry));
+  showHandoff(state.handoff);
   el.log.scrollTop = el.log.scrollHeight;
 
   if (typeof window.io !== "function") {
