@@ -130,6 +130,10 @@ def _env(settings: Settings, **extra: str) -> Dict[str, str]:
     env["ASSISTANT_VAR_DIR"] = str(settings.var_dir)
     env["ASSISTANT_CONSOLE_PORT"] = str(settings.console_port)
     env["ASSISTANT_RASA_PORT"] = str(settings.rasa_port)
+    env["ASSISTANT_KNOWLEDGE_DIR"] = str(settings.knowledge_dir)
+    if settings.smtp_host:
+        env["ASSISTANT_SMTP_HOST"] = settings.smtp_host
+        env["ASSISTANT_SMTP_PORT"] = str(settings.smtp_port)
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env

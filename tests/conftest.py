@@ -4,6 +4,7 @@ the running stack (action server, Rasa, console) started once per test session."
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -64,14 +65,113 @@ def trained_model() -> Path:
     return latest_model(settings)
 
 
+class MailSink:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it received."""
+
+    def __init__(self) -> None:
+        import email
+        import email.policy
+        import threading
+
+        from aiosmtpd.controller import Controller
+
+        from servicecenter.stack import free_port
+
+        self.messages: list = []
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                with sink._lock:
+                    sink.messages.append((list(envelope.rcpt_tos), message))
+                return "250 Message accepted for delivery"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> "MailSink":
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def wait_for(self, predicate, timeout: float = 30.0):
+        """The first received (recipients, message) that satisfies ``predicate``."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                for item in self.messages:
+                    if predicate(*item):
+                        return item
+            time.sleep(0.2)
+        raise AssertionError(f"no matching e-mail arrived within {timeout:.0f}s ({len(self.messages)} received)")
+
+
 @pytest.fixture(scope="session")
-def stack(trained_model, session_db, tmp_path_factory):
-    """Action server, Rasa and console on free ports, using the test database."""
+def mail_sink() -> Iterator[MailSink]:
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(trained_model, session_db, mail_sink, tmp_path_factory):
+    """Action server, Rasa and console on free ports, using the test database, a copy of the
+    knowledge directory (``stack.knowledge_dir``; tests may change its routing.yml through
+    ``core_hours``) and the local SMTP server ``mail_sink``."""
+    import shutil
+
     from servicecenter.settings import Settings
     from servicecenter.stack import free_port, running_stack
 
     var_dir = tmp_path_factory.mktemp("var")
-    settings = Settings(database_url=session_db, var_dir=var_dir)
+    knowledge_dir = tmp_path_factory.mktemp("knowledge") / "geldern"
+    shutil.copytree(PROJECT_ROOT / "knowledge" / "geldern", knowledge_dir)
+    settings = Settings(
+        database_url=session_db, var_dir=var_dir, knowledge_dir=knowledge_dir,
+        smtp_host="127.0.0.1", smtp_port=mail_sink.port,
+    )
     ports = {"rasa": free_port(), "actions": free_port(), "console": free_port()}
     with running_stack(settings, ports=ports, log_dir=var_dir / "log") as running:
+        running.knowledge_dir = knowledge_dir
+        running.settings = settings.copy(update={
+            "rasa_port": ports["rasa"], "actions_port": ports["actions"], "console_port": ports["console"],
+        })
         yield running
+
+
+@contextmanager
+def core_hours(knowledge_dir: Path, staffed: bool) -> Iterator[None]:
+    """Make the ServiceCenter staffed around the clock (holidays included) or never, by
+    rewriting routing.yml in a test's knowledge copy; the processes reload it on change."""
+    import time
+
+    import yaml
+
+    path = knowledge_dir / "routing.yml"
+    original = path.read_text(encoding="utf-8")
+    config = yaml.safe_load(original)
+    if staffed:
+        config["core_hours"] = {day: ["00:00-23:59"] for day in ("mo", "tu", "we", "th", "fr", "sa", "su")}
+        config["holidays"]["observe"] = False
+    else:
+        # Staffed one hour a day, never at this hour (due times still have hours to count).
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        hour = dt.datetime.now(ZoneInfo(config["timezone"])).hour
+        window = ["06:00-07:00"] if hour >= 12 else ["18:00-19:00"]
+        config["core_hours"] = {day: list(window) for day in ("mo", "tu", "we", "th", "fr", "sa", "su")}
+        config["holidays"]["observe"] = False
+    time.sleep(0.05)  # a distinct modification time
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    try:
+        yield
+    finally:
+        time.sleep(0.05)
+        path.write_text(original, encoding="utf-8")

@@ -29,6 +29,8 @@ from servicecenter.settings import get_settings
 
 log = logging.getLogger(__name__)
 ZENTRALE = "zentrale"
+# Reasons the ServiceCenter's agents take themselves (own cases and complaints go to the department).
+QUEUE_REASONS = frozenset({"human", "not_helpful", "repeated_fallback"})
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -65,9 +67,16 @@ class ActionHandoff(Action):
         routing = current_routing(kb)
         now = dt.datetime.now(dt.timezone.utc)
         is_open = routing.is_open(now)
-        # The ServiceCenter's own queue takes the conversation live during core hours; on the
-        # phone, any target is transferred live then (the gateway asks /api/calls/<id>/route).
-        mode = LIVE if is_open and (department == ZENTRALE or kind == VOICE) else TICKET
+        # A wish for a person about something the ServiceCenter answers goes to its agent queue
+        # during core hours (the agent sees the competent department in the summary and can
+        # forward); on the phone any target is transferred live then (the gateway asks
+        # /api/calls/<id>/route). Everything else becomes a ticket of the competent department.
+        named = bool(entity_values(tracker, "department"))
+        for_queue = reason in QUEUE_REASONS and not named and (
+            service is None or routing.answered_by_servicecenter(service, kb)
+        )
+        mode = LIVE if is_open and (for_queue or kind == VOICE) else TICKET
+        owner = ZENTRALE if mode == LIVE and for_queue else department
         if mode == LIVE:
             waiting = open_live_ticket(tracker.sender_id)
             if waiting is not None:
@@ -76,12 +85,12 @@ class ActionHandoff(Action):
         custom = None
         try:
             ticket = record_handoff(
-                tracker.sender_id, reason, department, kind, service,
+                tracker.sender_id, reason, owner, kind, service,
                 idempotency_key=_turn_key(tracker),
                 summary=summary.to_dict(),
                 due_at=None if mode == LIVE else reply_due(kb, now),
                 mode=mode,
-                notify=None if mode == LIVE or department == ZENTRALE else routing.target_email(department, kb),
+                notify=None if mode == LIVE or owner == ZENTRALE else routing.target_email(owner, kb),
             )
             reference = ticket.id.split("-")[0].upper()
             if mode == LIVE:
@@ -91,13 +100,13 @@ class ActionHandoff(Action):
                 custom = {"type": "handoff_status", "state": "waiting", "position": state.position,
                           "minutes": state.waiting_minutes, "reference": reference}
             else:
-                next_step = _ticket_step(kind, department, is_open, routing, now, ticket, reference)
+                next_step = _ticket_step(kind, owner, is_open, routing, now, ticket, reference)
                 custom = {"type": "handoff_status", "state": "ticket", "reference": reference,
                           "due": german_due(ticket.due_at) if ticket.due_at else None}
         except SQLAlchemyError:
             log.exception("handoff could not be stored (reason=%s department=%s)", reason, department)
             next_step = "Ich konnte Ihr Anliegen gerade nicht vermerken; bitte melden Sie sich direkt."
-        org = kb.organisations[department]
+        org = kb.organisations[owner]
         composer = AnswerComposer(kb)
         name = f"{org.article} {org.name}" if org.article else org.name
         dispatcher.utter_message(

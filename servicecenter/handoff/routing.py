@@ -106,6 +106,12 @@ class RoutingConfig(_Strict):
 
     _hours_check = validator("core_hours", allow_reuse=True)(check_weekly)
 
+    @validator("core_hours")
+    def _some_hours(cls, value: Dict[str, List[str]]) -> Dict[str, List[str]]:  # noqa: N805
+        if not any(value.values()):
+            raise ValueError("at least one weekday needs core hours (due times are counted in them)")
+        return value
+
     @validator("takeover_stage")
     def _stage(cls, value: int) -> int:  # noqa: N805
         if value not in (1, 2, 3):
