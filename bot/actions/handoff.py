@@ -100,7 +100,7 @@ class ActionHandoff(Action):
                 custom = {"type": "handoff_status", "state": "waiting", "position": state.position,
                           "minutes": state.waiting_minutes, "reference": reference}
             else:
-                next_step = _ticket_step(kind, owner, is_open, routing, now, ticket, reference)
+                next_step = _ticket_step(kind, for_queue and not is_open, routing, now, ticket, reference)
                 custom = {"type": "handoff_status", "state": "ticket", "reference": reference,
                           "due": german_due(ticket.due_at) if ticket.due_at else None}
         except SQLAlchemyError:
@@ -167,11 +167,11 @@ def _live_step(kind: str, state: QueueState, ticket_id: str) -> str:
     )
 
 
-def _ticket_step(kind: str, department: str, is_open: bool, routing: Any, now: dt.datetime, ticket: Any,
+def _ticket_step(kind: str, queue_closed: bool, routing: Any, now: dt.datetime, ticket: Any,
                  reference: str) -> str:
     due = f" Wir melden uns dann spätestens bis {german_due(ticket.due_at)}." if ticket.due_at else ""
     closed = ""
-    if not is_open and department == ZENTRALE:
+    if queue_closed:
         opens = routing.calendar.next_opening(now)
         closed = "Das ServiceCenter ist gerade nicht besetzt" + (
             f"; es ist ab {german_due(opens)} wieder für Sie da. " if opens else ". "

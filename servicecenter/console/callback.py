@@ -124,7 +124,8 @@ def _router() -> APIRouter:
         settings = _settings(request)
         now = dt.datetime.now(dt.timezone.utc)
         updated = tickets.set_contact(
-            ticket.id, callback.contact(now), consent=True, note=CALLBACK_NOTE, url=settings.db_url
+            ticket.id, callback.contact(now), consent=True, note=CALLBACK_NOTE, url=settings.db_url,
+            notify=_department_mail(request, ticket),
         )
         log.info("callback: ticket %s, contact stored", ticket.id)
         response = render(
@@ -140,6 +141,22 @@ def _router() -> APIRouter:
         return response
 
     return router
+
+
+def _department_mail(request: Request, ticket: Any) -> Optional[str]:
+    """The department's address for the callback notice; none for the ServiceCenter's own queue
+    (its agents see callbacks in the inbox)."""
+    if ticket.department_slug == "zentrale":
+        return None
+    from servicecenter.handoff.routing import current_routing
+    from servicecenter.knowledge.repository import KnowledgeRepository
+
+    settings = _settings(request)
+    repo = getattr(request.app.state, "knowledge", None)
+    if repo is None:
+        repo = request.app.state.knowledge = KnowledgeRepository(settings.db_url)
+    kb = repo.get()
+    return current_routing(kb, settings.knowledge_dir).target_email(ticket.department_slug, kb)
 
 
 def install(app: FastAPI) -> None:

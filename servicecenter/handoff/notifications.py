@@ -105,7 +105,8 @@ def build_message(notification: Notification, ticket: Ticket, settings: Settings
     reference = ticket.id.split("-")[0].upper()
     topic = (ticket.summary or {}).get("topic") or ticket.service_slug or "Anliegen"
     message = EmailMessage()
-    message["Subject"] = f"Neues Anliegen {reference}: {topic}"
+    kind = "Rückrufbitte" if ":callback:" in notification.dedupe_key else "Neues Anliegen"
+    message["Subject"] = f"{kind} {reference}: {topic}"
     message["From"] = formataddr(("Bürgerservice Geldern", settings.mail_from))
     message["To"] = notification.recipient
     message["Message-ID"] = make_msgid(idstring=notification.id.split("-")[0], domain="geldern.assistant")

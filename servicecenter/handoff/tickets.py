@@ -273,6 +273,7 @@ def set_contact(
     consent: bool,
     actor: str = ASSISTANT,
     note: Optional[str] = None,
+    notify: Optional[str] = None,
     url: Optional[str] = None,
 ) -> Ticket:
     """Store (or replace) the citizen's contact data on a ticket and record an event without a
@@ -291,5 +292,7 @@ def set_contact(
         ticket.consent = True
         ticket.updated_at = now
         _add_event(session, ticket_id, ticket.status, ticket.status, actor, note, now)
+        if notify:
+            enqueue_department_mail(session, ticket, ticket.department_slug, notify, f"callback:{now.timestamp()}", now)
     log.info("ticket %s: contact data stored by %s", ticket_id, actor)
     return get_ticket(ticket_id, url=url)
