@@ -139,6 +139,7 @@ def _actions(ticket: Ticket, signed: SignedIn) -> Dict[str, bool]:
         "forward": Status.FORWARDED in allowed and signed.account.role in FORWARD_ROLES,
         "close": Status.CLOSED in allowed,
         "chat": is_live and ticket.status == Status.IN_CONVERSATION.value,
+        "takeover": is_live and ticket.status == Status.CLAIMED.value,
         "handback": is_live and ticket.status == Status.IN_CONVERSATION.value,
     }
 
@@ -232,6 +233,17 @@ def _move(request: Request, ticket: Ticket, signed: SignedIn, to_status: str, no
     return None
 
 
+async def _take_over(request: Request, ticket: Ticket, signed: SignedIn) -> Response:
+    try:
+        await live.RasaControl(_settings(request)).take_over(ticket.conversation_id, agent_label(signed))
+    except live.RasaUnavailable as err:
+        log.warning("console: take-over of ticket %s failed: %s", ticket.id, err)
+        return _detail(request, tickets.get_ticket(ticket.id, url=_db(request)), signed,
+                       error=RASA_DOWN_MESSAGE, status_code=503)
+    failed = _move(request, ticket, signed, Status.IN_CONVERSATION.value, note="Live-Chat übernommen")
+    return failed or _back(ticket.id)
+
+
 def _set_assignee(request: Request, ticket_id: str, actor: Optional[str]) -> None:
     with session_scope(_db(request)) as session:
         session.execute(
@@ -284,17 +296,18 @@ def _router() -> APIRouter:
         _set_assignee(request, ticket_id, signed.account.actor)
         if ticket.mode == live.LIVE and signed.account.role in LIVE_ROLES:
             # A live chat: the citizen is waiting in the widget, so the agent joins at once.
-            try:
-                await live.RasaControl(_settings(request)).take_over(ticket.conversation_id, agent_label(signed))
-            except live.RasaUnavailable as err:
-                log.warning("console: take-over of ticket %s failed: %s", ticket_id, err)
-                return _detail(request, tickets.get_ticket(ticket_id, url=_db(request)), signed,
-                               error=RASA_DOWN_MESSAGE, status_code=503)
-            failed = _move(request, tickets.get_ticket(ticket_id, url=_db(request)), signed,
-                           Status.IN_CONVERSATION.value, note="Live-Chat übernommen")
-            if failed is not None:
-                return failed
+            return await _take_over(request, tickets.get_ticket(ticket_id, url=_db(request)), signed)
         return _back(ticket_id)
+
+    @router.post("/tickets/{ticket_id}/takeover", name="console_ticket_takeover")
+    async def takeover(ticket_id: str, request: Request, signed: InboxUser) -> Response:
+        """Join the chat of a claimed live ticket (again, e.g. after Rasa was unreachable)."""
+        await check_csrf(request, signed)
+        ticket = _load(request, ticket_id, signed)
+        if not _actions(ticket, signed)["takeover"]:
+            return _detail(request, ticket, signed, error="Dieses Gespräch können Sie nicht übernehmen.",
+                           status_code=409)
+        return await _take_over(request, ticket, signed)
 
     @router.get("/api/tickets/{ticket_id}/messages", name="console_ticket_messages")
     async def messages(ticket_id: str, request: Request, signed: InboxUser) -> Response:
