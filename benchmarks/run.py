@@ -262,6 +262,13 @@ def format_report(figures: Dict[str, Any]) -> str:
         ("in-process latency p95", fmt(ip["p95_ms"], "ms"), "", ""),
         ("action server start to ready", fmt(figures["load"]["action_server_start_to_ready_s"], "s"), "", ""),
     ]
+    handoff = figures.get("handoff_to_inbox")
+    if handoff:
+        rows += [
+            ("handoff request to agent inbox p50", fmt(handoff["p50_ms"], "ms"), "", ""),
+            ("handoff request to agent inbox p95", fmt(handoff["p95_ms"], "ms"), "",
+             f"{handoff.get('errors', 0)} not listed" if handoff.get("errors") else ""),
+        ]
     for name, value in figures["memory_mib"].items():
         rows.append((f"RSS {name.replace('_', ' ')}", "n/a" if value is None else f"{value:.0f} MiB", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
@@ -340,6 +347,12 @@ def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
             with_conn.getresponse().read()
             with_conn.close()
             memory["console"] = rss_mb(console.popen.pid)
+            from benchmarks import handoff
+
+            (figures["handoff_to_inbox"], _) = _timed(
+                f"handoff: {handoff.SAMPLES} requests for a person until listed in the agent inbox",
+                lambda: handoff.measure(stack.rasa_url, stack.console_url, scratch.db_url),
+            )
             memory["in_process_agent_total"] = rss_after
             memory["in_process_agent_delta"] = (
                 round(rss_after - rss_before, 1) if rss_after is not None and rss_before is not None else None

@@ -209,3 +209,14 @@ def test_telephony_hook_names_the_transfer_target_only_with_the_token(stack, ses
     unknown = httpx.get(f"{stack.console_url}/api/calls/call-{uuid.uuid4().hex}/route",
                         headers={"Authorization": f"Bearer {token}"})
     assert unknown.status_code == 404
+
+
+def test_rasa_api_refuses_requests_without_the_token(stack, citizen):
+    """Nobody reads or writes a conversation through Rasa's HTTP API without the token."""
+    citizen.say("Hallo")
+    tracker = f"{stack.rasa_url}/conversations/{citizen.session_id}/tracker"
+    assert httpx.get(tracker, timeout=30).status_code == 401
+    assert httpx.get(tracker, params={"token": "falsch"}, timeout=30).status_code == 401
+    pause = httpx.post(f"{tracker}/events", json=[{"event": "pause"}], timeout=30)
+    assert pause.status_code == 401
+    assert citizen.say("Was kostet ein Reisepass?")  # still answered: nothing was paused
