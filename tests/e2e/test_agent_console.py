@@ -71,12 +71,13 @@ def test_agent_takes_over_a_chat_live_and_hands_it_back(citizen: ChatPage, agent
         citizen.wait_for_bot_messages(before + 1)
         banner = citizen.page.locator("#chat-handoff")
         banner.wait_for(state="visible", timeout=REPLY_TIMEOUT_MS)
-        assert "Position 1" in banner.inner_text() and "Minute" in banner.inner_text()
+        assert re.search(r"Position \d+, voraussichtlich etwa (eine Minute|\d+ Minuten)", banner.inner_text())
 
+        reference = re.search(r"Vorgangsnummer: ([0-9A-F]{8})", banner.inner_text()).group(1)
         # The agent's inbox, opened before the request, shows it without a reload.
-        card = page.locator(".ticket-card--live", has_text="reisepass").first
+        card = page.locator(".ticket-card--live", has_text=f"Nr. {reference}")
         card.wait_for(timeout=15_000)
-        assert "Live-Chat" in card.inner_text()
+        assert "Live-Chat" in card.inner_text() and "reisepass" in card.inner_text()
         card.locator("a").click()
         page.click("form[action$='/claim'] button[type=submit]")
         page.wait_for_selector("#live-chat-form", timeout=REPLY_TIMEOUT_MS)

@@ -34,7 +34,8 @@ const WHO = { bot: "Digitaler Assistent", user: "Sie", notice: "Hinweis", agent:
 const HANDOFF_TEXT = {
   waiting: (h) =>
     `Sie warten auf eine Mitarbeiterin oder einen Mitarbeiter des ServiceCenters: Position ${h.position}, ` +
-    `voraussichtlich etwa ${h.minutes === 1 ? "eine Minute" : `${h.minutes} Minuten`}. Sie können hier weiter schreiben.`,
+    `voraussichtlich etwa ${h.minutes === 1 ? "eine Minute" : `${h.minutes} Minuten`}. Sie können hier weiter schreiben.` +
+    (h.reference ? ` Ihre Vorgangsnummer: ${h.reference}.` : ""),
   live: (h) => `Sie schreiben jetzt mit ${h.agent}. Der digitale Assistent pausiert so lange.`,
   ticket: (h) =>
     `Ihr Anliegen ist unter der Nummer ${h.reference} vermerkt` + (h.due ? `; Antwort spätestens bis ${h.due}.` : "."),
@@ -269,7 +270,12 @@ function main() {
     switch (data.type) {
       case "handoff_status":
         if (data.state === "waiting") {
-          showHandoff({ state: "waiting", position: Number(data.position) || 1, minutes: Number(data.minutes) || 1 });
+          showHandoff({
+            state: "waiting",
+            position: Number(data.position) || 1,
+            minutes: Number(data.minutes) || 1,
+            reference: typeof data.reference === "string" ? data.reference : "",
+          });
         } else if (data.state === "ticket" && typeof data.reference === "string") {
           showHandoff({ state: "ticket", reference: data.reference, due: typeof data.due === "string" ? data.due : "" });
         }

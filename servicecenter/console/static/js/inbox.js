@@ -19,7 +19,7 @@ function card(item) {
   const status = document.createElement("span");
   status.className = `ticket-status ticket-status--${item.status}`;
   status.textContent = item.status_label;
-  meta.append(mode, " · ", status, ` · wartet seit ${item.waiting}`);
+  meta.append(mode, ` · Nr. ${item.reference} · `, status, ` · wartet seit ${item.waiting}`);
   if (item.assignee) meta.append(` · bei ${item.assignee}`);
   const lines = document.createElement("ul");
   lines.className = "ticket-card__lines";
