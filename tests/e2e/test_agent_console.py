@@ -145,3 +145,18 @@ def test_outside_core_hours_a_callback_ticket_is_mailed_to_the_department(citize
     body = message.get_content()
     assert "Bürgerbüro" in body or "buergerbuero" in body
     assert "+492831" in body.replace(" ", "")  # the consented callback number, for the department
+
+
+def test_markup_in_the_citizens_question_stays_inert_in_inbox_and_ticket_view(citizen: ChatPage, agent, stack) -> None:
+    page, _ = agent
+    question = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script> Wie ist der Stand meines Bauantrags?'
+    citizen.say(question)
+    card = page.locator(".ticket-card", has_text="Wie ist der Stand meines Bauantrags?").first
+    card.wait_for(timeout=15_000)  # arrives through the live refresh
+    assert '<img src=x onerror="window.__pwned=1">' in card.inner_text()
+    assert page.locator("#inbox-list img, #inbox-list script").count() == 0
+    card.locator("a").click()
+    summary = page.locator("#ticket-summary")
+    assert "<script>window.__pwned=2</script>" in summary.inner_text()
+    assert page.locator("main img, #ticket-summary script").count() == 0
+    assert page.evaluate("window.__pwned === undefined")
