@@ -1,0 +1,102 @@
+"""The trainer workbench's database code on PostgreSQL: migration, inbox sync and listing,
+decisions, tags, knowledge drafts and model activations.
+
+Needs a server: `.ci/run` starts one and sets ASSISTANT_TEST_POSTGRES_URL; without it the
+test is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from servicecenter import PROJECT_ROOT
+from servicecenter.db import get_engine, session_scope
+
+sys.path.insert(0, str(PROJECT_ROOT / "tests" / "unit"))
+from test_trainer_support import conversation, knowledge_copy, settings_for  # noqa: E402
+
+URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not URL, reason="no PostgreSQL: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh)"),
+]
+
+
+@pytest.fixture()
+def pg_url():
+    from servicecenter.knowledge.loader import load_knowledge
+    from servicecenter.knowledge.store import import_knowledge
+    from servicecenter.quality.events import create_events_table
+    from servicecenter.training import upgrade_database
+
+    engine = get_engine(URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade_database(URL)
+    with session_scope(URL) as session:
+        import_knowledge(session, load_knowledge(PROJECT_ROOT / "knowledge" / "geldern"))
+    create_events_table(engine)
+    return URL
+
+
+def test_trainer_workbench_on_postgres(pg_url, tmp_path):
+    from servicecenter.quality.feedback import record_feedback
+    from servicecenter.trainer import inbox, jobs, review
+    from servicecenter.trainer import knowledge_editor as editor
+    from servicecenter.trainer.models import TrainerJob
+
+    tables = set(inspect(get_engine(pg_url)).get_table_names())
+    assert {"trainer_messages", "trainer_decisions", "trainer_conversation_tags", "trainer_kb_drafts",
+            "trainer_jobs", "trainer_activations", "trainer_sync_state"} <= tables
+
+    first = conversation(pg_url, "Ich heiße Peter Müller und mein Pass ist weg", "svc_reisepass", 0.3)
+    conversation(pg_url, "ich heiße peter müller und mein pass ist weg!", "svc_reisepass", 0.35, channel="voice")
+    conversation(pg_url, "Ich will mit einem Menschen sprechen", "human", 0.9, action="action_handoff",
+                 outcome="handoff")
+    assert inbox.sync(pg_url).new_messages == 3
+    items, total = inbox.list_items(inbox.Filters(), url=pg_url)
+    assert total == 2
+    assert items[0].count == 2 and "Müller" not in items[0].message.text
+    assert [i.message.text for i in inbox.list_items(inbox.Filters(handoff=True), url=pg_url)[0]] == [
+        "Ich will mit einem Menschen sprechen"]
+    record_feedback(first, "down", None, "chat", url=pg_url)
+    negative, _ = inbox.list_items(inbox.Filters(negative_feedback=True), url=pg_url)
+    assert [i.message.conversation_id for i in negative] == [first] and negative[0].negative_feedback
+
+    nlu = tmp_path / "nlu"
+    shutil.copytree(PROJECT_ROOT / "bot" / "data" / "nlu", nlu)
+    result = inbox.decide(items[0].message.id, "correct", "trainer-a", intent="svc_ausweis_verlust",
+                          service="reisepass", nlu_dir=nlu, url=pg_url)
+    assert result.written and result.affected == 2
+
+    review.add_tag(first, "wrong_answer", "trainer-a", url=pg_url)
+    assert [t.tag for t in review.tags(first, url=pg_url)] == ["wrong_answer"]
+    assert [t.kind for t in review.conversation(first, url=pg_url)][:2] == ["user", "action"]
+
+    settings = settings_for(pg_url, tmp_path, knowledge_copy(tmp_path))
+    draft = editor.propose(settings, "fundbuero", {"contact_note": "Bitte vorher anrufen."}, "trainer-a")
+    editor.approve(settings, draft.id, "chefin", "chefin")
+    assert editor.get_draft(settings, draft.id).status == "approved"
+
+    settings.rasa_model_dir.mkdir(parents=True)
+    jobs.active_model(settings).write_bytes(b"v1")
+    model = jobs.job_dir(settings, "00112233aabbccdd") / "rasa" / "candidate.tar.gz"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"v2")
+    with session_scope(pg_url) as session:
+        session.add(TrainerJob(id="00112233aabbccdd", status="done", started_by="t", epochs_done=1, epochs_total=1,
+                               model_path=str(model), model_sha256=hashlib.sha256(b"v2").hexdigest(),
+                               gate_passed=True))
+    loaded = []
+    jobs.activate(settings, "00112233aabbccdd", "t", "trainer", loader=lambda u, t, m: loaded.append(m))
+    assert jobs.active_model(settings).read_bytes() == b"v2" and loaded
+    jobs.rollback(settings, "t", loader=lambda u, t, m: loaded.append(m))
+    assert Path(jobs.active_model(settings)).read_bytes() == b"v1"
