@@ -1,0 +1,1 @@
+"""Quality handbook, feedback, figures from stored events, monthly report, retention."""
