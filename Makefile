@@ -10,7 +10,7 @@ ASSISTANT := $(VENV)/bin/assistant
 PYTHON310 ?= $(shell for p in $$(ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.10.*/bin/python 2>/dev/null | sort -V | tail -n 1) $$(command -v python3.10 2>/dev/null); do \
   $$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && echo $$p && break; done)
 # command:Debian package, installed when the command is missing.
-SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng sox:sox pdftotext:poppler-utils npm:npm
+SYSTEM_TOOLS := chromium:chromium espeak-ng:espeak-ng sox:sox pdftotext:poppler-utils npm:npm sipp:sip-tester
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 

@@ -29,7 +29,7 @@ TARGET_MIB = 1024.0
 
 def _handbook():  # type: ignore[no-untyped-def]
     from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.quality.config import load_quality
+    from servicecenter.reports.config import load_quality
 
     folder = PROJECT_ROOT / "knowledge" / "geldern"
     return load_quality(folder, load_knowledge(folder))
@@ -40,8 +40,8 @@ def prepare(url: str, conversations: int) -> Dict[str, Any]:
     from sqlalchemy import func, select
 
     from servicecenter.db import get_engine
-    from servicecenter.quality.events import RASA_EVENTS
-    from servicecenter.quality.sample_data import generate_month
+    from servicecenter.reports.events import RASA_EVENTS
+    from servicecenter.reports.sample_data import generate_month
     from servicecenter.training import upgrade_database
 
     upgrade_database(url)
@@ -57,7 +57,7 @@ def run_report(url: str, out: Path) -> Dict[str, Any]:
     """The measured part (runs in the child process)."""
     import datetime as dt
 
-    from servicecenter.quality.report import write_report
+    from servicecenter.reports.report import write_report
 
     started = time.perf_counter()
     handbook = _handbook()

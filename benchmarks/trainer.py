@@ -114,7 +114,7 @@ def _client(settings: Any) -> Any:
 def measure_sync(url: str, events: int = SYNC_EVENTS) -> Dict[str, Any]:
     """Tracker events through redaction into the inbox: events per second."""
     from servicecenter.db import get_engine
-    from servicecenter.quality.events import RASA_EVENTS, create_events_table
+    from servicecenter.reports.events import RASA_EVENTS, create_events_table
     from servicecenter.trainer.inbox import sync
 
     create_events_table(get_engine(url))

@@ -122,6 +122,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         with running_stack(settings) as stack:
             print(f"\nChat:    http://localhost:{stack.console_port}/")
             print(f"Rasa:    {stack.rasa_url} (REST: /webhooks/rest/webhook)")
+            if any(p.name == "voice" for p in stack.processes):
+                from servicecenter.voice.process import sip_address
+
+                print(f"Phone:   {sip_address()} (SIP/UDP, G.711)")
             print(f"Logs:    {settings.var_dir / 'log'}")
             print("Stop with Ctrl-C.", flush=True)
             while all(p.popen.poll() is None for p in stack.processes):
@@ -251,7 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the Rasa model if config, domain or data changed")
     p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_prepare, no_train=False)
+    # Trainer workbench: a candidate in models/trainer/ (never the active model), then compared.
+    p.add_argument("--candidate", action="store_true", help="train a candidate and compare it with the active model")
+    p.add_argument("--epochs", type=int, help="with --candidate: DIET epochs (default: as in config.yml)")
+    p.add_argument("--no-eval", action="store_true", help="with --candidate: skip the comparison")
+    from servicecenter.trainer import cli as trainer_cli
+
+    p.set_defaults(func=lambda a: trainer_cli.main_for_train(a, _settings, cmd_prepare), no_train=False)
+    trainer_cli.register(sub, _settings)
 
     p = sub.add_parser("run", help="start action server, Rasa and the console")
     p.add_argument("--no-prepare", action="store_true", help="do not import/train first")
@@ -267,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-nlu-split", action="store_true", help="skip Rasa's held-out NLU split test")
     p.set_defaults(func=cmd_eval)
 
+    from servicecenter.voice.cli import install as install_voice_commands
+
+    install_voice_commands(sub)
+
     us = sub.add_parser("users", help="console accounts").add_subparsers(dest="users_command", required=True)
     p = us.add_parser("add", help="create a console user (asks for the password)")
     p.add_argument("username")
@@ -279,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = us.add_parser("disable", help="disable a console user and end their sessions")
     p.add_argument("username")
     p.set_defaults(func=cmd_users_disable)
+    from servicecenter.reports.cli import add_commands as add_quality_commands  # report, purge, erase
+
+    add_quality_commands(sub)
     return parser
 
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     mail_from: str = "buergerservice@geldern.invalid"
     # The console process sends queued e-mail; off only for processes that must not send.
     outbox_enabled: bool = True
+    # Retention: the console purges expired conversations daily at this local time
+    # (Europe/Berlin); false leaves it to cron/systemd calling `assistant purge`.
+    purge_scheduled: bool = True
+    purge_at: str = "03:00"
     # Token the voice gateway or PBX sends to GET /api/calls/<id>/route; default: derived.
     telephony_token: SecretStr = SecretStr("")
 
@@ -76,6 +80,16 @@ class Settings(BaseSettings):
     def _idle(cls, value: int) -> int:  # noqa: N805
         if value < 1:
             raise ValueError("must be at least 1 minute")
+        return value
+
+    @validator("purge_at")
+    def _purge_at(cls, value: str) -> str:  # noqa: N805
+        import datetime as _dt
+
+        try:
+            _dt.time.fromisoformat(value)
+        except ValueError as err:
+            raise ValueError("must be a local time HH:MM, e.g. 03:00") from err
         return value
 
     @validator("log_level")

@@ -196,8 +196,13 @@ def running_stack(
     ports: Optional[Dict[str, int]] = None,
     log_dir: Optional[Path] = None,
     console: bool = True,
+    voice: Optional[bool] = None,
 ) -> Iterator[Stack]:
-    """Start actions, Rasa and (optionally) the console; stop them on exit."""
+    """Start actions, Rasa, (optionally) the console and the voice gateway; stop them on exit.
+
+    ``voice``: None starts the gateway when a Vosk model is there (else one log line says
+    how to get one), True requires it, False never starts it.
+    """
     settings = settings or get_settings()
     ports = ports or {}
     stack = Stack(
@@ -215,6 +220,12 @@ def running_stack(
         stack.processes.append(start_rasa(settings, stack.rasa_port, stack.actions_url, log_dir))
         if console:
             stack.processes.append(start_console(settings, stack.console_port, stack.rasa_port, log_dir))
+        if voice is not False:
+            from servicecenter.voice.process import start_voice
+
+            gateway = start_voice(settings, log_dir, required=bool(voice))
+            if gateway is not None:
+                stack.processes.append(gateway)
         yield stack
     finally:
         stack.stop()

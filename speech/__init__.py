@@ -1,5 +1,6 @@
 """Voice: audio formats, speech-to-text (Vosk), text-to-speech (pyttsx3), the voice pipeline.
 
-The text assistant already renders answers for the ``voice`` channel (see
-``servicecenter.knowledge.answers``); the telephone and browser voice endpoints come next.
+Stages in their own modules (``stt``, ``dialogue``, ``tts``), joined by ``pipeline`` and
+reporting through ``events``; audio conversion at the boundary in ``audio``. The telephone
+(SIP/RTP) and the browser socket that run the pipeline live in ``servicecenter.voice``.
 """

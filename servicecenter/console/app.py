@@ -28,6 +28,7 @@ from servicecenter import PROJECT_ROOT
 from servicecenter.console import auth as console_auth
 from servicecenter.console import callback as console_callback
 from servicecenter.console import calls as console_calls
+from servicecenter.console import dashboard as console_dashboard
 from servicecenter.console import inbox as console_inbox
 from servicecenter.settings import Settings, get_settings
 
@@ -145,6 +146,9 @@ def _wants_html(request: Request) -> bool:
 def _chat_router(templates: Jinja2Templates, settings: Settings) -> APIRouter:
     router = APIRouter()
     rasa_origin, socket_path = rasa_endpoint(settings.browser_rasa_url)
+    from servicecenter.voice.web import browser_voice_url
+
+    voice_url = browser_voice_url(settings) or ""
 
     @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="chat")
     async def chat_page(request: Request) -> Response:
@@ -157,6 +161,7 @@ def _chat_router(templates: Jinja2Templates, settings: Settings) -> APIRouter:
                 "init_payload": CHAT_INIT_PAYLOAD,
                 "human_payload": HUMAN_PAYLOAD,
                 "max_length": MAX_MESSAGE_LENGTH,
+                "voice_url": voice_url,
             },
             headers={"Cache-Control": "no-cache"},
         )
@@ -217,7 +222,8 @@ def _install_error_pages(app: FastAPI, templates: Jinja2Templates, headers: Mapp
 
 
 def _install_outbox(app: FastAPI, settings: Settings) -> None:
-    """Department e-mail goes out from the console process (see handoff.notifications)."""
+    """Background work of the console process: department e-mail (handoff.notifications) and
+    the daily retention purge (reports.schedule)."""
     from servicecenter.handoff.notifications import Outbox
 
     tasks: List[asyncio.Task] = []
@@ -226,6 +232,10 @@ def _install_outbox(app: FastAPI, settings: Settings) -> None:
     async def start_outbox() -> None:
         if settings.outbox_enabled:
             tasks.append(asyncio.create_task(Outbox(settings).run_forever()))
+        if settings.purge_scheduled:
+            from servicecenter.reports.schedule import run_forever as purge_daily
+
+            tasks.append(asyncio.create_task(purge_daily(settings)))
 
     @app.on_event("shutdown")
     async def stop_outbox() -> None:
@@ -242,7 +252,14 @@ def create_app(
     """Build the console app; settings default to :func:`get_settings`."""
     settings = settings or get_settings()
     csp = build_csp(settings.browser_rasa_url)
+    from servicecenter.voice.web import browser_voice_url, socket_origin
+
+    voice_url = browser_voice_url(settings)
+    if voice_url:  # the chat page's microphone streams to the voice gateway's socket
+        csp = csp.replace("connect-src 'self'", f"connect-src 'self' {socket_origin(voice_url)}", 1)
     headers = security_headers(csp)
+    if voice_url:
+        headers["Permissions-Policy"] = headers["Permissions-Policy"].replace("microphone=()", "microphone=(self)")
 
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
     templates.env.globals["asset"] = asset_url
@@ -267,8 +284,14 @@ def create_app(
     console_inbox.install(app)
     # Citizens' callback form, reached through the signed link in a handoff reply.
     console_callback.install(app)
+    # Quality dashboard and monthly report (supervisors), and the chat's feedback API.
+    console_dashboard.install(app)
     # The voice gateway's question: where to transfer this call.
     console_calls.install(app)
+    # Trainer workbench: NLU inbox, conversation review, knowledge editor, retraining.
+    from servicecenter.console import trainer as console_trainer
+
+    console_trainer.install(app)
     _install_outbox(app, settings)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 

@@ -26,12 +26,12 @@ from servicecenter.console.auth import ConsoleError, SignedIn, check_csrf, rende
 from servicecenter.db import get_engine
 from servicecenter.input_guard import valid_session_id
 from servicecenter.knowledge.loader import KnowledgeError
-from servicecenter.quality import charts
-from servicecenter.quality.config import QualityHandbook, current_quality
-from servicecenter.quality.events import RASA_EVENTS, has_events_table
-from servicecenter.quality.feedback_api import feedback_router
-from servicecenter.quality.metrics import TICKET_FIGURES, Period, compute_figures, drill_down, drill_filter
-from servicecenter.quality.report import (
+from servicecenter.reports import charts
+from servicecenter.reports.config import QualityHandbook, current_quality
+from servicecenter.reports.events import RASA_EVENTS, has_events_table
+from servicecenter.reports.feedback_api import feedback_router
+from servicecenter.reports.metrics import TICKET_FIGURES, Period, compute_figures, drill_down, drill_filter
+from servicecenter.reports.report import (
     CHANNEL_LABELS,
     CSV_FILES,
     Labels,
@@ -247,7 +247,7 @@ def _router() -> APIRouter:
         today = dt.datetime.now(handbook.routing.calendar.tz).date()
         if month not in _months(today):
             raise ConsoleError(400, "Bitte wählen Sie einen Monat aus der Liste.", "Monat ungültig")
-        from servicecenter.quality.report import write_report
+        from servicecenter.reports.report import write_report
 
         url = request.app.state.settings.db_url
         await run_in_threadpool(write_report, month, handbook, _reports_dir(request), url)

@@ -20,10 +20,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicecenter import PROJECT_ROOT
 from servicecenter.console.auth import ConsoleError, SignedIn, check_csrf, render, require_roles
 from servicecenter.settings import Settings
 from servicecenter.trainer import inbox as nlu_inbox
+from servicecenter.trainer import intents as intent_admin
 from servicecenter.trainer import jobs, review
 from servicecenter.trainer import knowledge_editor as editor
 from servicecenter.trainer.config import trainer_settings
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 TRAINER_ROLES = ("trainer", "supervisor", "admin")
 APPROVER_ROLES = ("supervisor",)
-DOMAIN_INTENTS = PROJECT_ROOT / "bot" / "domain" / "intents.yml"
 NO_STORE = {"Cache-Control": "no-store"}
 DECISION_LABELS = {"confirm": "bestätigt", "correct": "korrigiert", "discard": "verworfen"}
 STATUS_LABELS = {"open": "offen", "confirmed": "bestätigt", "corrected": "korrigiert", "discarded": "verworfen"}
@@ -77,7 +76,8 @@ def _intents_cached(path: Path, mtime_ns: int) -> Tuple[str, ...]:
 
 def known_intents() -> Tuple[str, ...]:
     """The intents of the model's domain (a relabel can only choose these)."""
-    return _intents_cached(DOMAIN_INTENTS, DOMAIN_INTENTS.stat().st_mtime_ns)
+    path = intent_admin.bot_files().intents_file
+    return _intents_cached(path, path.stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=4)
@@ -232,6 +232,40 @@ def _router() -> APIRouter:
                                       status_code=err.status_code)
         return _back(f"/console/trainer/conversations/{conversation_id}")
 
+    # ------------------------------------------------------------------ intents
+
+    @router.get("/intents", response_class=HTMLResponse, name="trainer_intents")
+    async def intents_page(request: Request, signed: TrainerUser) -> Response:
+        notice = {"angelegt": "Das Anliegen wurde angelegt.", "umbenannt": "Das Anliegen wurde umbenannt."}.get(
+            str(request.query_params.get("erledigt") or ""))
+        return _intents_page(request, signed, notice=notice)
+
+    @router.post("/intents", name="trainer_intent_add")
+    async def intent_add(request: Request, signed: TrainerUser) -> Response:
+        form = await check_csrf(request, signed)
+        values = {k: str(form.get(k) or "") for k in ("name", "examples", "reaction")}
+        try:
+            result = await run_in_threadpool(
+                intent_admin.add_intent, values["name"].strip(), values["examples"], signed.account.username,
+                values["reaction"], url=_db(request))
+        except intent_admin.IntentError as err:
+            return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
+        query = {"erledigt": "angelegt"}
+        if result.redacted:
+            query["entfernt"] = str(result.redacted)
+        return _back(f"/console/trainer/intents?{urlencode(query)}")
+
+    @router.post("/intents/rename", name="trainer_intent_rename")
+    async def intent_rename(request: Request, signed: TrainerUser) -> Response:
+        form = await check_csrf(request, signed)
+        values = {k: str(form.get(k) or "") for k in ("old", "new")}
+        try:
+            await run_in_threadpool(intent_admin.rename_intent, values["old"], values["new"].strip(),
+                                    signed.account.username, url=_db(request))
+        except intent_admin.IntentError as err:
+            return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
+        return _back("/console/trainer/intents?erledigt=umbenannt")
+
     # ------------------------------------------------------------------ knowledge editor
 
     @router.get("/knowledge", response_class=HTMLResponse, name="trainer_knowledge")
@@ -351,6 +385,23 @@ def _router() -> APIRouter:
         return _back("/console/trainer/models?zurueck=1")
 
     return router
+
+
+def _intents_page(request: Request, signed: SignedIn, error: Optional[str] = None, notice: Optional[str] = None,
+                  status_code: int = 200, form: Optional[Mapping[str, str]] = None) -> Response:
+    files = intent_admin.bot_files()
+    rows = intent_admin.overview(files)
+    removed = _int(request.query_params.get("entfernt"))
+    if notice and removed:
+        notice += (f" In {removed} Beispiel{'en' if removed > 1 else ''} wurden persönliche Daten durch "
+                   "Platzhalter ersetzt.")
+    return render(request, "console/trainer_intents.html", {
+        **_common(signed),
+        "rows": rows, "renamable": [r for r in rows if r.renamable],
+        "reactions": intent_admin.REACTIONS, "min_examples": intent_admin.MIN_EXAMPLES,
+        "changes": intent_admin.history(_db(request)),
+        "error": error, "notice": notice, "form": form or {},
+    }, status_code=status_code, signed=signed)
 
 
 def _supervisor_only(signed: SignedIn, message: str) -> None:

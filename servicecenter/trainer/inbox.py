@@ -133,7 +133,7 @@ def sync(url: Optional[str] = None, redactor: Optional[Redactor] = None, limit: 
 
 
 def _sync(url: Optional[str], redactor: Optional[Redactor], limit: int) -> SyncResult:
-    from servicecenter.quality.events import RASA_EVENTS as EV
+    from servicecenter.reports.events import RASA_EVENTS as EV
 
     result = SyncResult()
     if not events_table_present(url):

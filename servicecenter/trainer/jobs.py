@@ -1,8 +1,9 @@
 """Retrain, compare, activate: candidate models from the project's own training jobs.
 
 - ``start_job`` trains into ``models/trainer/jobs/<id>/rasa/candidate.tar.gz`` (never over the
-  active model), one job at a time, with the log in the job folder and the DIET epochs as
-  progress; afterwards the candidate and the active model are run over the held-out set.
+  active model), one job at a time (across all console processes: an ``fcntl`` lock under
+  ``var/`` around "none running? then record"), with the log in the job folder and the DIET
+  epochs as progress; afterwards the candidate and the active model are run over the held-out set.
 - ``compare`` gives per-intent F1 before/after, service accuracy and the examples that got
   worse; ``gate`` refuses a candidate that is worse on any intent by more than the margin.
 - ``activate`` loads a candidate into the running Rasa server through its authenticated
@@ -27,8 +28,9 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from sqlalchemy import select, update
 
@@ -172,13 +174,60 @@ def _update(url: Optional[str], job_id: str, **values: Any) -> None:
         session.execute(update(TrainerJob).where(TrainerJob.id == job_id).values(**values))
 
 
-def create_job(settings: Settings, actor: str, epochs: Optional[int] = None) -> TrainerJob:
-    """Record a new job; refused while another one runs."""
+START_LOCK_NAME = "trainer-start.lock"
+# How long a start waits for another console process that is recording its job right now.
+START_LOCK_WAIT = 10.0
+BUSY_MESSAGE = "Es läuft bereits ein Training. Bitte warten Sie, bis es fertig ist."
+STARTING_MESSAGE = ("Gerade wird an einem anderen Arbeitsplatz ein Training gestartet. "
+                    "Bitte laden Sie die Seite gleich neu.")
+
+
+def start_lock_path(settings: Settings) -> Path:
+    return settings.var_dir / START_LOCK_NAME
+
+
+@contextmanager
+def start_lock(settings: Settings, wait_seconds: Optional[float] = None) -> Iterator[None]:
+    """Serialise "is a job running? then record one" across threads *and* processes.
+
+    Several console workers share the database but not memory: an exclusive ``fcntl`` lock
+    on a file under ``var/`` makes the check and the insert one step for all of them. The
+    lock is held only for those milliseconds; a caller that cannot get it within
+    ``wait_seconds`` is refused (German message) instead of hanging the request.
+    """
+    import fcntl
+
+    path = start_lock_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _start_lock:
+        handle = path.open("a+")
+        try:
+            wait = START_LOCK_WAIT if wait_seconds is None else wait_seconds
+            deadline = time.monotonic() + max(0.0, wait)
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise JobError(STARTING_MESSAGE) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        finally:
+            handle.close()
+
+
+def create_job(settings: Settings, actor: str, epochs: Optional[int] = None,
+               lock_wait_seconds: Optional[float] = None) -> TrainerJob:
+    """Record a new job; refused while another one runs (in this or any other console process)."""
     tsettings = trainer_settings()
     epochs = epochs if epochs is not None else tsettings.epochs
-    with _start_lock:
+    with start_lock(settings, lock_wait_seconds):
         if running_job(settings.db_url) is not None:
-            raise JobError("Es läuft bereits ein Training. Bitte warten Sie, bis es fertig ist.")
+            raise JobError(BUSY_MESSAGE)
         job_id = secrets.token_hex(8)
         folder = job_dir(settings, job_id)
         config = reduced_config(PROJECT_ROOT / "config.yml", folder / "config.yml", epochs)

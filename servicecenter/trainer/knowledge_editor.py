@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -218,6 +219,85 @@ def apply_fields(source: str, fields: Mapping[str, str]) -> str:
     return out.getvalue()
 
 
+# The import's (English) findings, in German for the console. Unknown messages are shown as
+# they are, marked as the checker's original wording.
+_PROBLEM_TEXTS: List[Tuple[str, str]] = [
+    (r"field required", "fehlt, ist aber Pflicht"),
+    (r"none is not an allowed value", "darf nicht leer sein"),
+    (r"at least one synonym is required", "mindestens ein Synonym ist nötig"),
+    (r"'(?P<a>.+)' is also a synonym of '(?P<b>.+)'", "„{a}“ ist schon ein Synonym von „{b}“"),
+    (r"invalid or missing URL scheme", "ist keine gültige Internetadresse (sie muss mit https:// beginnen)"),
+    (r"URL scheme not permitted", "ist keine gültige Internetadresse (nur http:// oder https://)"),
+    (r"URL host invalid|URL invalid.*", "ist keine gültige Internetadresse"),
+    (r"ensure this value has at most (?P<a>\d+) characters?", "darf höchstens {a} Zeichen lang sein"),
+    (r"ensure this value has at least (?P<a>\d+) characters?", "muss mindestens {a} Zeichen lang sein"),
+    (r"ensure this value has at least (?P<a>\d+) items?", "braucht mindestens {a} Einträge"),
+    (r"str type expected", "muss ein Text sein"),
+    (r"value is not a valid list", "muss eine Liste sein (ein Eintrag pro Zeile)"),
+    (r"value is not a valid dict", "muss eine Zuordnung sein"),
+    (r"extra fields not permitted", "ist kein bekanntes Feld"),
+    (r"invalid date format|value is not a valid date", "ist kein gültiges Datum (JJJJ-MM-TT)"),
+    (r"value is not a valid (?:float|integer|decimal)", "muss eine Zahl sein"),
+    (r"must not be negative", "darf nicht negativ sein"),
+    (r"no fees given.*", "keine Gebühren angegeben: bitte Gebühren eintragen oder im „Hinweis zu Gebühren“ "
+                         "sagen, wer die Gebühr nennt"),
+    (r"unknown department '(?P<a>.+)'", "„{a}“ ist keine bekannte Stelle"),
+    (r"catalogue says '(?P<a>.+)'", "laut Leistungskatalog ist „{a}“ zuständig"),
+    (r"unknown location '(?P<a>.+)'", "„{a}“ ist kein bekannter Standort"),
+    (r"unknown opening hours '(?P<a>.+)'", "„{a}“ sind keine bekannten Öffnungszeiten"),
+    (r"unknown weekday '(?P<a>.+?)'.*", "„{a}“ ist kein Wochentag (mo, di, mi, do, fr, sa, so)"),
+    (r"'(?P<a>.+)' on (?P<b>.+) is not 'HH:MM-HH:MM'", "„{a}“ am {b} hat nicht die Form HH:MM-HH:MM"),
+    (r"must be a lower-case slug.*", "muss ein Kürzel aus Kleinbuchstaben und Bindestrichen sein "
+                                     "(z. B. wohnsitz-anmelden)"),
+    (r"file must be named (?P<a>.+)", "die Datei muss {a} heißen"),
+    (r"duplicate slug", "das Kürzel ist doppelt vergeben"),
+    (r"entry must be a mapping", "der Eintrag hat nicht die Form „Feld: Wert“"),
+    (r"not valid YAML.*", "ist keine gültige YAML-Datei"),
+    (r"is not an e-mail address", "ist keine gültige E-Mail-Adresse"),
+    (r"catalogue service has no entry", "für diese Leistung des Katalogs fehlt der Eintrag"),
+    (r"catalogue department/body has no entry", "für diese Stelle des Katalogs fehlt der Eintrag"),
+    (r"unknown department \(not in catalogue\)", "diese Stelle steht nicht im Leistungskatalog"),
+    (r"must be 'der', 'die' or 'das'.*", "muss „der“, „die“ oder „das“ sein (der Artikel des Namens)"),
+    (r"must be 'department' or 'external'", "muss „department“ (Stelle der Stadt) oder „external“ (andere "
+                                            "Behörde) sein"),
+    (r"file is missing", "die Datei fehlt"),
+    (r"expected a list under '(?P<a>.+)'", "unter „{a}“ wird eine Liste erwartet"),
+]
+_PROBLEM_PATTERNS = [(re.compile(rf"^(?:{pattern})$", re.S), text) for pattern, text in _PROBLEM_TEXTS]
+
+
+def german_message(message: str) -> str:
+    """The German text for one of the import's messages (its original if the pattern is unknown)."""
+    for pattern, text in _PROBLEM_PATTERNS:
+        match = pattern.match(message.strip())
+        if match:
+            return text.format(**match.groupdict())
+    return f"Prüfmeldung: {message}"
+
+
+def field_label(field: str) -> str:
+    """German label of a field path ("provenance.source_url" -> "Quelle (Hauptquelle, URL)")."""
+    labels = {**TEXT_FIELDS, **LIST_FIELDS}
+    labels.update({f"provenance.{k}": v for k, v in {**PROVENANCE_TEXT, **PROVENANCE_LIST}.items()})
+    labels.update({"provenance": "Herkunft der Information", "provenance.approved_by": "Freigegeben von",
+                   "provenance.approved_on": "Freigegeben am", "slug": "Kürzel", "responsible": "Zuständige Stelle",
+                   "location": "Standort", "hours": "Öffnungszeiten", "fees": "Gebühren"})
+    base = re.sub(r"\.\d+$", "", field)  # "synonyms.3" -> "synonyms"
+    label = labels.get(base) or labels.get(field)
+    return re.sub(r"\s*\(.*\)$", "", label) if label else field
+
+
+def german_problem(problem: Any) -> str:
+    """One finding of the import in German, with file, entry and field kept."""
+    parts = [f"Datei {problem.file}"]
+    if problem.entry and problem.entry != "-":
+        parts.append(f"Eintrag „{problem.entry}“")
+    if problem.field and problem.field != "-":
+        label = field_label(problem.field)
+        parts.append(f"Feld „{label}“" + (f" ({problem.field})" if label != problem.field else ""))
+    return ", ".join(parts) + ": " + german_message(str(problem.message))
+
+
 def validate(settings: Settings, slug: str, yaml_text: str) -> KnowledgeBase:
     """Load the whole knowledge folder with this file replaced; the import's own checks."""
     with tempfile.TemporaryDirectory(prefix="kb-edit-") as tmp:
@@ -227,7 +307,7 @@ def validate(settings: Settings, slug: str, yaml_text: str) -> KnowledgeBase:
         try:
             return load_knowledge(folder, settings.catalogue_path if settings.catalogue_file else None)
         except KnowledgeError as err:
-            problems = [f"Feld „{p.field}“ in {p.file}: {p.message}" for p in err.problems]
+            problems = [german_problem(p) for p in err.problems]
             raise EditorError("Die Änderung besteht die Prüfung nicht:", problems) from err
         except Exception as err:  # YAML that cannot even be parsed
             raise EditorError("Die Änderung ergibt keine gültige YAML-Datei.", [str(err)[:300]]) from err

@@ -177,3 +177,21 @@ class TrainerActivation(Base):
     activated_by = Column(String(64), nullable=False)
     activated_at = Column(UtcDateTime, nullable=False, default=_now)
     reason = Column(String(500))
+
+
+INTENT_CHANGE_KINDS = ("add", "rename")
+
+
+class TrainerIntentChange(Base):
+    """Every intent a trainer added or renamed (migration 0009): who, when, what, which files."""
+
+    __tablename__ = "trainer_intent_changes"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    kind = Column(String(16), nullable=False)
+    intent = Column(String(64), nullable=False, index=True)
+    previous_name = Column(String(64))
+    reaction = Column(String(64))
+    examples = Column(Integer, nullable=False, default=0)
+    files = Column(String(1000), nullable=False, default="")
+    changed_by = Column(String(64), nullable=False)
+    changed_at = Column(UtcDateTime, nullable=False, default=_now)

@@ -6,7 +6,10 @@ Detected and replaced by a placeholder:
 what                  placeholder     how
 ====================  ==============  ==========================================================
 names                 [NAME]          spaCy ``Matcher``: title-case words after "ich heiße",
-                                      "mein Name ist", "Herr"/"Frau", greetings, "im Auftrag von"
+                                      "mein Name ist", "Herr"/"Frau", greetings, "im Auftrag von",
+                                      relatives ("meine Frau Anna"); lower-case words after
+                                      "ich bin", "herr"/"frau" and relatives when they are no
+                                      ordinary German word (lemma table, word endings)
 phone numbers         [TELEFON]       ``phonenumbers.PhoneNumberMatcher`` (region DE), plus
                                       digit runs after "Telefon", "Handy", "erreichbar unter"
 e-mail addresses      [E-MAIL]        ``EntityRuler`` (``LIKE_EMAIL``)
@@ -91,6 +94,66 @@ NOT_NAMES = {
     "kunde", "kundin", "anwohner", "anwohnerin", "besitzer", "besitzerin", "halter", "halterin",
     "verwitwet", "verheiratet", "ledig", "geschieden", "schwanger", "krank", "behindert",
 }
+# "meine Frau Anna", "mein Mann Peter Schulz", "für meinen Sohn Jonas": the words after a
+# relative are a name when they are no ordinary word ("meine Frau Blumen pflanzen" is not).
+RELATIVES = {
+    "mein": ["mann", "ehemann", "sohn", "vater", "bruder", "opa", "großvater", "partner", "lebensgefährte",
+             "enkel", "kind", "neffe", "cousin", "freund", "nachbar", "schwiegervater", "schwiegersohn", "onkel"],
+    "meine": ["frau", "ehefrau", "tochter", "mutter", "schwester", "oma", "großmutter", "partnerin",
+              "lebensgefährtin", "enkelin", "nichte", "cousine", "freundin", "nachbarin", "schwiegermutter",
+              "schwiegertochter", "tante"],
+    "meinen": ["mann", "ehemann", "sohn", "vater", "bruder", "opa", "großvater", "partner", "lebensgefährten",
+               "enkel", "neffen", "cousin", "freund", "nachbarn", "schwiegervater", "onkel"],
+    "unser": ["sohn", "kind", "enkel", "vater", "opa"],
+    "unsere": ["tochter", "mutter", "oma", "enkelin"],
+    "unseren": ["sohn", "vater", "opa", "enkel"],
+}
+RELATIVE_TRIGGERS = [[possessive, noun] for possessive, nouns in RELATIVES.items() for noun in nouns]
+NAME_TRIGGERS += [t for t in RELATIVE_TRIGGERS if t not in NAME_TRIGGERS]
+# Lower-case chat ("ich bin anna schmitz", "herr schulz", "mein mann peter"): the next words are a
+# name only when they pass ``Redactor.plausible_name`` (no verb form, adjective or status word).
+GUESS_TRIGGERS = [["ich", "bin"], ["herr"], ["herrn"], ["frau"], ["hr."], ["fr."]] + RELATIVE_TRIGGERS
+NAME_GUESS = "NAME_GUESS"
+# Words that follow "ich bin" / a relative and are no names (the endings below catch most others).
+NOT_GUESSED = {
+    "froh", "müde", "pleite", "sauer", "alt", "jung", "blind", "taub", "stumm", "bereit", "allein", "alleine",
+    "zuhause", "daheim", "unterwegs", "drin", "raus", "weg", "dabei", "fremd", "deutsch", "deutscher",
+    "deutsche", "single", "witwe", "witwer", "oma", "opa", "mama", "papa", "eltern", "waise", "azubi", "beamter",
+    "beamtin", "lehrer", "lehrerin", "soldat", "soldatin", "pensionär", "pensionärin", "frührentner",
+    "frührentnerin", "hausfrau", "hausmann", "landwirt", "landwirtin", "vermieter", "vermieterin", "unternehmer",
+    "unternehmerin", "handwerker", "arzt", "ärztin", "pfleger", "pflegerin", "betreuer", "betreuerin", "vormund",
+    "nachbar", "nachbarin", "mitglied", "inhaber", "inhaberin", "pendler", "pendlerin", "wähler", "wählerin",
+    "erstwähler", "erstwählerin", "neubürger", "neubürgerin", "einwohner", "einwohnerin", "bewohner",
+    "bewohnerin", "hundehalter", "hundehalterin", "bauherr", "bauherrin", "erbe", "erbin", "angehöriger",
+    "angehörige", "flüchtling", "asylbewerber", "asylbewerberin", "rollstuhlfahrer", "rollstuhlfahrerin", "tot",
+    "dement", "fertig", "sicher", "unsicher", "krank", "gesund", "schwanger", "zurück", "da", "dran", "online",
+    "gast", "tourist", "touristin", "besucher", "besucherin", "eigentümerin", "mieterin",
+    "selbstständige", "selbständige", "minderjährig", "volljährig", "gestern", "morgen", "bald", "wieder",
+    "zwar", "halt", "echt", "total", "wirklich", "leider", "grad", "eben", "jetzt", "momentan", "derzeit",
+    "bitte", "danke", "hallo", "moin", "servus", "tschüss", "okay", "ok", "ja", "nein", "nee", "jo", "klar",
+    "dr", "doktor", "bürgermeister", "bürgermeisterin", "pfarrer", "pfarrerin", "direktor", "direktorin",
+    "professor", "professorin", "kollege", "kollegin", "sachbearbeiter", "sachbearbeiterin",
+    "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn", "elf", "zwölf",
+    "jahrgang", "fast", "kaum", "ganz", "anspruch", "innerhalb", "außerhalb", "ausserhalb", "tagsüber",
+    "nachts", "abends", "morgens", "mittags", "öfter", "selten", "ständig", "dauernd", "zeitweise",
+}
+NOT_GUESSED_ENDINGS = (
+    "ig", "lich", "isch", "los", "bar", "sam", "haft", "end", "ung", "heit", "keit", "schaft", "tion", "zehn",
+    "zig", "ßig", "erin", "entin", "ärin", "ner", "iert", "halb", "über", "weise", "wärts", "mals",
+    "behindert",
+)
+# "Frau Schmitz vom Ordnungsamt": words that name an office, not a person.
+OFFICE_ENDINGS = ("amt", "ämter", "behörde", "büro", "verwaltung", "stelle", "zentrum", "gericht", "kasse",
+                  "schule", "rathaus", "dienst", "agentur", "center", "verein", "kirche", "gemeinde")
+# First names that end like a verb ("Jürgen" like "fegen"): never taken for an infinitive.
+EN_NAMES = {
+    "jürgen", "juergen", "steffen", "jochen", "torsten", "thorsten", "carsten", "karsten", "kirsten", "sven",
+    "maren", "karen", "carmen", "ben", "helen", "ellen", "hagen", "kristen", "morten", "jörgen", "sören",
+    "soeren", "ruben", "owen", "stephen", "allen", "imken", "arjen", "jasmin", "kathleen", "eileen", "doreen",
+    "noreen", "maureen", "colleen", "ilen", "iven", "sten", "jen", "gwen", "ewen", "wibken", "heiken",
+}
+VERB_PREFIXES = ("ab", "an", "auf", "aus", "be", "ein", "ent", "er", "mit", "nach", "über", "um", "ver", "vor",
+                 "weg", "zer", "zu", "zurück", "her", "hin", "los", "ge")
 STRONG_NAME_TRIGGERS = [
     ["ich", "heiße"], ["ich", "heisse"], ["mein", "name", "ist"], ["mein", "name", "lautet"],
     ["hier", "spricht"], ["am", "apparat", "ist"], ["name", ":"], ["mein", "name", "wäre"],
@@ -108,6 +171,33 @@ FILE_TRIGGERS = [
     ["zeichen"], ["buchungszeichen"], ["objektnummer"], ["vertragsnummer"], ["zählernummer"],
     ["ihr", "zeichen"], ["unser", "zeichen"], ["akte"], ["kassen-zeichen"], ["tan"],
 ]
+_WORD = re.compile(r"[a-zäöüß]+")
+
+
+def domain_vocabulary(nlu_dir: Optional[Path] = None) -> frozenset:
+    """Lower-case words of the assistant's NLU data (examples, service names and synonyms).
+
+    They are the words citizens use for the town's services; none of them is taken for a
+    guessed lower-case name ("mein kind kita platz" keeps "kita"). Names never reach the
+    training data (examples are redacted before they are written), so this cannot whitelist one.
+    """
+    import yaml
+
+    from servicecenter.trainer.nlu_writer import NLU_DIR, _examples_of, plain_text
+
+    folder = nlu_dir or NLU_DIR
+    words: set = set()
+    for path in sorted(Path(folder).glob("*.yml")) if Path(folder).is_dir() else []:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            log.warning("redaction: %s could not be read for the vocabulary", path.name)
+            continue
+        for item in data.get("nlu") or []:
+            if isinstance(item, dict):
+                for example in _examples_of(item.get("examples")):
+                    words.update(_WORD.findall(plain_text(example).lower()))
+    return frozenset(words)
 PHONE_TRIGGERS = [
     ["telefon"], ["tel"], ["tel."], ["telefonnummer"], ["rufnummer"], ["handy"], ["handynummer"],
     ["mobil"], ["mobilnummer"], ["festnetz"], ["fax"], ["erreichbar", "unter"], ["nummer"], ["whatsapp"],
@@ -210,7 +300,7 @@ def _patterns_for_ruler() -> List[Dict[str, Any]]:
 class Redactor:
     """spaCy + phonenumbers based redaction; build once per process (loading takes a second)."""
 
-    def __init__(self, model_dir: Optional[Path] = None) -> None:
+    def __init__(self, model_dir: Optional[Path] = None, vocabulary_dir: Optional[Path] = None) -> None:
         import spacy
         from spacy.matcher import Matcher
 
@@ -226,7 +316,8 @@ class Redactor:
         self.matcher = Matcher(nlp.vocab)
         name_token = {"TEXT": {"REGEX": r"^[A-ZÄÖÜ][a-zäöüßéèáàçñ]+(?:-[A-ZÄÖÜ][a-zäöüßéèáàçñ]+)?$"}}
         particle = {"LOWER": {"IN": sorted(NAME_PARTICLES)}, "OP": "*"}
-        title = {"LOWER": {"IN": ["dr.", "dr", "prof.", "prof", "doktor", "professor"]}, "OP": "*"}
+        title = {"LOWER": {"IN": ["dr.", "dr", "prof.", "prof", "doktor", "professor", "med.", "med", "dipl.",
+                                  "dipl.-ing.", "ing.", "rer.", "nat.", "jur.", "phil.", "."]}, "OP": "*"}
         for trigger in NAME_TRIGGERS:
             for tail in (
                 [name_token],
@@ -244,6 +335,22 @@ class Redactor:
             for tail in ([loose], [loose, loose], [loose, particle, loose]):
                 self.matcher.add(NAME_LOOSE, [_lower_seq(trigger) + [{"ORTH": {"IN": [",", ":"]}, "OP": "?"}]
                                               + tail])
+        for trigger in GUESS_TRIGGERS:
+            for tail in ([loose], [loose, loose], [loose, particle, loose]):
+                self.matcher.add(NAME_GUESS, [_lower_seq(trigger) + [{"ORTH": {"IN": [",", ":"]}, "OP": "?"}]
+                                              + tail])
+        self._lemmas = None
+        if "lemmatizer" in nlp.pipe_names:
+            try:
+                self._lemmas = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+            except (KeyError, AttributeError):
+                self._lemmas = None
+        self._verb_lemmas = frozenset(
+            str(v).lower() for v in (self._lemmas.values() if self._lemmas is not None else ())
+            if isinstance(v, str) and v.endswith(("en", "ern", "eln"))
+        )
+        self._stop_words = frozenset(self.nlp.Defaults.stop_words)
+        self._domain_words = domain_vocabulary(vocabulary_dir)
         file_part = {"TEXT": {"REGEX": r"^[A-Za-z0-9][\w./\-]*\d[\w./\-]*$|^\d+$"}}
         joiner = {"ORTH": {"IN": ["/", "-", ".", "–"]}, "OP": "?"}
         for trigger in FILE_TRIGGERS:
@@ -280,6 +387,34 @@ class Redactor:
 
     # ------------------------------------------------------------------ detection
 
+    def inflected(self, word: str) -> bool:
+        """An inflected form of an ordinary German word ("Blumen", "umgezogen", "braucht")."""
+        if self._lemmas is None:
+            return False
+        return any(form in self._lemmas for form in {word, word.lower(), word.capitalize()})
+
+    def plausible_name(self, word: str) -> bool:
+        """Whether a lower-case word after "ich bin", "herr"/"frau" or a relative can be a name."""
+        lower = word.lower()
+        if len(lower) < 2 or not lower.replace("-", "").isalpha():
+            return False
+        if lower in self._stop_words or lower in NOT_NAMES or lower in NOT_GUESSED or lower in MONTHS:
+            return False
+        if lower in self._domain_words:
+            return False  # a word of the assistant's own training data ("kita", "pflegegrad")
+        if lower.endswith(NOT_GUESSED_ENDINGS) or self.inflected(word):
+            return False
+        if lower.endswith(("en", "ern", "eln")) and lower not in EN_NAMES and (
+                lower in self._verb_lemmas
+                or any(lower.startswith(p) and len(lower) > len(p) + 3 for p in VERB_PREFIXES)):
+            return False  # an infinitive ("brauchen", "mitkommen"), not "Jürgen" or "Steffen"
+        return True
+
+    @staticmethod
+    def _trigger_length(span: Any, triggers: Sequence[Sequence[str]]) -> int:
+        lowers = [t.lower_ for t in span]
+        return max((len(tr) for tr in triggers if lowers[:len(tr)] == list(tr)), default=1)
+
     def _matcher_findings(self, doc: Any) -> Iterable[Finding]:
         strings = self.nlp.vocab.strings
         for match_id, start, end in self.matcher(doc):
@@ -293,11 +428,34 @@ class Redactor:
                 if name_tokens and words:
                     yield Finding(NAME, name_tokens[0].idx, name_tokens[-1].idx + len(name_tokens[-1].text))
                 continue
+            if label == NAME_GUESS:
+                size = self._trigger_length(span, GUESS_TRIGGERS)
+                if span[0].lower_ in TITLES and span.start > 0 and doc[span.start - 1].lower_ in POSSESSIVES:
+                    continue  # "meine frau hat", "eine frau sagte"
+                name_tokens = []
+                for token in span[size:]:
+                    if token.is_punct:
+                        if name_tokens:
+                            break
+                        continue
+                    if token.lower_ in NAME_PARTICLES and name_tokens:
+                        name_tokens.append(token)
+                        continue
+                    if not self.plausible_name(token.text):
+                        break
+                    name_tokens.append(token)
+                while name_tokens and name_tokens[-1].lower_ in NAME_PARTICLES:
+                    name_tokens.pop()
+                if name_tokens:
+                    yield Finding(NAME, name_tokens[0].idx, name_tokens[-1].idx + len(name_tokens[-1].text))
+                continue
             if label == NAME:
                 if span[0].lower_ in {"frau", "herr", "herrn"} and span.start > 0 \
                         and doc[span.start - 1].lower_ in POSSESSIVES:
                     continue
-                tokens = list(span)[1:]  # the first token always belongs to the trigger
+                size = self._trigger_length(span, NAME_TRIGGERS)
+                tokens = list(span)[size:]  # the trigger words never belong to the name
+                relative = [t.lower_ for t in span[:size]] in RELATIVE_TRIGGERS
                 # Keep the trailing run of name words; drop the trigger words and punctuation.
                 name_tokens: List[Any] = []
                 for token in reversed(tokens):
@@ -305,10 +463,21 @@ class Redactor:
                         name_tokens.insert(0, token)
                     elif token.lower_ in TITLES or token.lower_ in NOT_NAMES or not token.is_title:
                         break
+                    elif relative and (self.inflected(token.text) or token.lower_ in NOT_GUESSED
+                                       or token.lower_ in self._domain_words):
+                        break  # "meine Frau Blumen pflanzen lassen": a noun, no name
                     else:
                         name_tokens.insert(0, token)
                 while name_tokens and name_tokens[0].lower_ in NAME_PARTICLES:
                     name_tokens.pop(0)
+                # "Herrn Becker vom Gesundheitsamt": an office after the particle is no part of the name.
+                for i, token in enumerate(name_tokens):
+                    if token.lower_ in NAME_PARTICLES and any(
+                            t.lower_ not in NAME_PARTICLES and (t.lower_ in self._domain_words
+                                                                or t.lower_.endswith(OFFICE_ENDINGS))
+                            for t in name_tokens[i + 1:]):
+                        name_tokens = name_tokens[:i]
+                        break
                 if not name_tokens:
                     continue
                 yield Finding(NAME, name_tokens[0].idx, name_tokens[-1].idx + len(name_tokens[-1].text))

@@ -13,7 +13,7 @@ import pytest
 from servicecenter.console import accounts
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.store import import_knowledge
-from servicecenter.quality.sample_data import BERLIN, Writer
+from servicecenter.reports.sample_data import BERLIN, Writer
 from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database

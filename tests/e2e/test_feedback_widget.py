@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from servicecenter.db import session_scope
-from servicecenter.quality.models import Feedback
+from servicecenter.reports.models import Feedback
 from tests.e2e.test_chat_page import CHROMIUM, ChatPage, _open_chat, browser  # noqa: F401  (fixture)
 
 pytestmark = [

@@ -16,12 +16,12 @@ from sqlalchemy import text
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import get_engine
 from servicecenter.handoff import tickets
-from servicecenter.quality.config import load_quality
-from servicecenter.quality.feedback import FeedbackRejected, record_feedback
-from servicecenter.quality.metrics import Period, compute_figures, drill_down
-from servicecenter.quality.report import write_report
-from servicecenter.quality.retention import erase_conversation, purge, remaining_rows
-from servicecenter.quality.sample_data import BERLIN, Writer, generate_month
+from servicecenter.reports.config import load_quality
+from servicecenter.reports.feedback import FeedbackRejected, record_feedback
+from servicecenter.reports.metrics import Period, compute_figures, drill_down
+from servicecenter.reports.report import write_report
+from servicecenter.reports.retention import erase_conversation, purge, remaining_rows
+from servicecenter.reports.sample_data import BERLIN, Writer, generate_month
 from servicecenter.training import upgrade_database
 
 URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")

@@ -33,7 +33,7 @@ pytestmark = [
 def pg_url():
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge
-    from servicecenter.quality.events import create_events_table
+    from servicecenter.reports.events import create_events_table
     from servicecenter.training import upgrade_database
 
     engine = get_engine(URL)
@@ -48,7 +48,7 @@ def pg_url():
 
 
 def test_trainer_workbench_on_postgres(pg_url, tmp_path):
-    from servicecenter.quality.feedback import record_feedback
+    from servicecenter.reports.feedback import record_feedback
     from servicecenter.trainer import inbox, jobs, review
     from servicecenter.trainer import knowledge_editor as editor
     from servicecenter.trainer.models import TrainerJob
@@ -100,3 +100,25 @@ def test_trainer_workbench_on_postgres(pg_url, tmp_path):
     assert jobs.active_model(settings).read_bytes() == b"v2" and loaded
     jobs.rollback(settings, "t", loader=lambda u, t, m: loaded.append(m))
     assert Path(jobs.active_model(settings)).read_bytes() == b"v1"
+
+
+def test_intent_changes_and_the_job_start_lock_on_postgres(pg_url, tmp_path):
+    from servicecenter.trainer import intents, jobs
+    from servicecenter.trainer.redaction import Redactor
+
+    assert "trainer_intent_changes" in set(inspect(get_engine(pg_url)).get_table_names())
+    bot = tmp_path / "bot"
+    shutil.copytree(PROJECT_ROOT / "bot", bot, ignore=shutil.ignore_patterns("__pycache__"))
+    files = intents.BotFiles.under(bot)
+    redactor = Redactor(PROJECT_ROOT / "models" / "spacy" / "de_geldern")
+    intents.add_intent("frage_parken", "Wo parke ich in der Innenstadt\nParkplätze am Markt\nParkhaus geöffnet",
+                       "trainer-a", "answer", files=files, url=pg_url, redactor=redactor)
+    intents.rename_intent("frage_parken", "parken_innenstadt", "trainer-b", files=files, url=pg_url)
+    log = intents.history(pg_url)
+    assert [(c.kind, c.intent, c.previous_name, c.changed_by) for c in log] == [
+        ("rename", "parken_innenstadt", "frage_parken", "trainer-b"), ("add", "frage_parken", None, "trainer-a")]
+
+    settings = settings_for(pg_url, tmp_path)
+    jobs.create_job(settings, "trainer-a", epochs=1)
+    with pytest.raises(jobs.JobError, match="bereits ein Training"):
+        jobs.create_job(settings, "trainer-b", epochs=1)

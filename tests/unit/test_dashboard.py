@@ -14,7 +14,7 @@ from servicecenter.console import accounts
 from servicecenter.console.app import create_app
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.store import import_knowledge
-from servicecenter.quality.sample_data import BERLIN, Writer
+from servicecenter.reports.sample_data import BERLIN, Writer
 from servicecenter.settings import Settings
 from servicecenter.training import upgrade_database
 

@@ -11,9 +11,9 @@ from sqlalchemy import insert, select
 
 from servicecenter.console.app import create_app
 from servicecenter.db import get_engine, session_scope
-from servicecenter.quality.events import RASA_EVENTS, create_events_table
-from servicecenter.quality.feedback import MAX_PER_CONVERSATION, dtmf_feedback
-from servicecenter.quality.models import Feedback
+from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.reports.feedback import MAX_PER_CONVERSATION, dtmf_feedback
+from servicecenter.reports.models import Feedback
 from servicecenter.settings import Settings
 
 

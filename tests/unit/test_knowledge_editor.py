@@ -84,19 +84,76 @@ def test_a_running_repository_sees_the_approved_change(env):
 
 
 @pytest.mark.parametrize("changes,expected", [
-    ({"name": ""}, "darf nicht leer sein"),
-    ({"synonyms": "Personalausweis"}, "is also a synonym of &#39;personalausweis&#39;"),
-    ({"synonyms": ""}, "at least one synonym is required"),
-    ({"provenance_source_url": "keine-url"}, "invalid or missing URL scheme"),
+    ({"name": ""}, "„Bezeichnung“ darf nicht leer sein."),
+    ({"synonyms": "Personalausweis"},
+     "Datei services/reisepass.yml, Eintrag „reisepass“, Feld „Synonyme“ (synonyms): "
+     "„Personalausweis“ ist schon ein Synonym von „personalausweis“"),
+    ({"synonyms": ""},
+     "Datei services/reisepass.yml, Eintrag „reisepass“, Feld „Synonyme“ (synonyms): "
+     "mindestens ein Synonym ist nötig"),
+    ({"provenance_source_url": "keine-url"},
+     "Datei services/reisepass.yml, Eintrag „reisepass“, Feld „Quelle“ (provenance.source_url): "
+     "ist keine gültige Internetadresse (sie muss mit https:// beginnen)"),
+    ({"provenance_sources": "https://www.geldern.de/\nftp//kaputt"},
+     "Feld „Alle Quellen“ (provenance.sources.1): ist keine gültige Internetadresse"),
 ])
-def test_invalid_changes_are_refused_with_the_reason_and_no_draft(env, changes, expected):
+def test_invalid_changes_are_refused_with_the_reason_in_german_and_no_draft(env, changes, expected):
     trainer = client_for(env, "trainer")
     token = csrf_of(trainer, "/console/trainer/knowledge/reisepass")
     response = trainer.post("/console/trainer/knowledge/reisepass",
                             data={**_form(env, "reisepass", **changes), "csrf_token": token})
     assert response.status_code == 400
     assert expected in response.text
+    for english in ("synonym of", "is required", "URL scheme", "field required", "Prüfmeldung"):
+        assert english not in response.text
     assert editor.history(env, slug="reisepass") == []
+
+
+def test_validation_findings_are_listed_under_the_german_heading(env):
+    trainer = client_for(env, "trainer")
+    token = csrf_of(trainer, "/console/trainer/knowledge/reisepass")
+    response = trainer.post("/console/trainer/knowledge/reisepass",
+                            data={**_form(env, "reisepass", synonyms="", provenance_source_url="keine-url"),
+                                  "csrf_token": token})
+    assert response.status_code == 400
+    box = response.text.split('id="knowledge-error"', 1)[1].split("</div>", 1)[0]
+    assert "<p>Die Änderung besteht die Prüfung nicht:</p>" in box
+    assert box.count("<li>") == 2
+    assert "mindestens ein Synonym ist nötig" in box and "keine gültige Internetadresse" in box
+
+
+@pytest.mark.parametrize("message,german", [
+    ("field required", "fehlt, ist aber Pflicht"),
+    ("none is not an allowed value", "darf nicht leer sein"),
+    ("ensure this value has at most 200 characters", "darf höchstens 200 Zeichen lang sein"),
+    ("value is not a valid list", "muss eine Liste sein (ein Eintrag pro Zeile)"),
+    ("extra fields not permitted", "ist kein bekanntes Feld"),
+    ("invalid date format", "ist kein gültiges Datum (JJJJ-MM-TT)"),
+    ("unknown location 'rathaus-nord'", "„rathaus-nord“ ist kein bekannter Standort"),
+    ("catalogue says 'buergerbuero'", "laut Leistungskatalog ist „buergerbuero“ zuständig"),
+    ("no fees given: add 'fees' or a 'fee_note' that says who names the fee",
+     "keine Gebühren angegeben: bitte Gebühren eintragen oder im „Hinweis zu Gebühren“ sagen, wer die Gebühr nennt"),
+    ("'8-12' on mo is not 'HH:MM-HH:MM'", "„8-12“ am mo hat nicht die Form HH:MM-HH:MM"),
+    ("a message nobody has seen before", "Prüfmeldung: a message nobody has seen before"),
+])
+def test_the_imports_messages_read_in_german(message, german):
+    assert editor.german_message(message) == german
+
+
+def test_every_message_the_import_writes_itself_has_a_german_text():
+    """The loader's and schema's own messages (not pydantic's) all have a translation."""
+    import re
+
+    from servicecenter import PROJECT_ROOT
+
+    sources = ""
+    for name in ("loader.py", "schema.py"):
+        sources += (PROJECT_ROOT / "servicecenter" / "knowledge" / name).read_text(encoding="utf-8")
+    messages = re.findall(r'(?:Problem\([^)]*?|ValueError\(\s*)f?"([^"]+)"\s*\)', sources)
+    assert len(messages) >= 15
+    for message in messages:
+        sample = re.sub(r"\{[^}]*\}", "x", message)
+        assert not editor.german_message(sample).startswith("Prüfmeldung"), message
 
 
 def test_nothing_changed_is_not_a_draft(env):

@@ -16,13 +16,13 @@ from servicecenter.cli import main
 from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff import tickets
 from servicecenter.models import Notification
-from servicecenter.quality.config import load_quality
-from servicecenter.quality.events import RASA_EVENTS
-from servicecenter.quality.feedback import record_feedback
-from servicecenter.quality.models import MonthlyAggregate
-from servicecenter.quality.report import month_figures
-from servicecenter.quality.retention import erase_conversation, purge, remaining_rows
-from servicecenter.quality.sample_data import BERLIN, Writer
+from servicecenter.reports.config import load_quality
+from servicecenter.reports.events import RASA_EVENTS
+from servicecenter.reports.feedback import record_feedback
+from servicecenter.reports.models import MonthlyAggregate
+from servicecenter.reports.report import month_figures
+from servicecenter.reports.retention import erase_conversation, purge, remaining_rows
+from servicecenter.reports.sample_data import BERLIN, Writer
 from servicecenter.training import upgrade_database
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"
@@ -87,7 +87,7 @@ def test_erase_removes_one_conversation_everywhere_and_logs_only_its_id(db, capl
     before = remaining_rows(gone, url=db)
     assert {"events", "tickets", "ticket_events", "notifications", "feedback", "trainer_review_items",
             "trainer_review_notes"} <= {t for t, n in before.items() if n}
-    with caplog.at_level(logging.INFO, logger="servicecenter.quality.retention"):
+    with caplog.at_level(logging.INFO, logger="servicecenter.reports.retention"):
         removed = erase_conversation(gone, url=db)
     assert removed["events"] == before["events"] and removed["ticket_events"] == before["ticket_events"]
     assert all(n == 0 for n in remaining_rows(gone, url=db).values())

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from servicecenter.quality.schedule import LOCK_FILE, next_run, purge_once
+from servicecenter.reports.schedule import LOCK_FILE, next_run, purge_once
 from servicecenter.settings import Settings, SettingsError
 
 UTC = dt.timezone.utc

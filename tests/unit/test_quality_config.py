@@ -10,7 +10,7 @@ import yaml
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.knowledge.loader import KnowledgeError
-from servicecenter.quality.config import TARIFF_KEYS, load_quality
+from servicecenter.reports.config import TARIFF_KEYS, load_quality
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"
 

@@ -12,9 +12,9 @@ import pytest
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import get_engine
-from servicecenter.quality.config import load_quality
-from servicecenter.quality.metrics import Period, compute_figures, drill_down
-from servicecenter.quality.sample_data import BERLIN, Writer, generate_month
+from servicecenter.reports.config import load_quality
+from servicecenter.reports.metrics import Period, compute_figures, drill_down
+from servicecenter.reports.sample_data import BERLIN, Writer, generate_month
 from servicecenter.training import upgrade_database
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"

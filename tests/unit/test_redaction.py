@@ -118,3 +118,99 @@ def test_an_invalid_iban_like_code_is_still_not_left_as_is_when_labelled(redacto
     # Not a valid IBAN, but announced as a file number: it goes as [AKTENZEICHEN].
     result = redactor.redact("Vorgangsnummer DE123456789012345")
     assert "DE123456789012345" not in result.text
+
+
+# --------------------------------------------------------------------------- names in family and chat style
+
+FAMILY_AND_CHAT = [
+    ("Hallo, meine Frau Anna braucht einen neuen Personalausweis, geht das ohne Termin?",
+     "Hallo, meine Frau [NAME] braucht einen neuen Personalausweis, geht das ohne Termin?"),
+    ("Mein Mann Peter Schulz ist letzte Woche verstorben. Wo bekomme ich die Sterbeurkunde?",
+     "Mein Mann [NAME] ist letzte Woche verstorben. Wo bekomme ich die Sterbeurkunde?"),
+    ("guten tag mein mann peter schulz ist verstorben was muss ich jetzt machen",
+     "guten tag mein mann [NAME] ist verstorben was muss ich jetzt machen"),
+    ("meine tochter lea braucht einen kinderreisepass", "meine tochter [NAME] braucht einen kinderreisepass"),
+    ("Für meinen Sohn Jonas Becker brauche ich einen Kinderreisepass.",
+     "Für meinen Sohn [NAME] brauche ich einen Kinderreisepass."),
+    ("ich hab mit Herrn Dr. med. Becker vom Gesundheitsamt gesprochen",
+     "ich hab mit Herrn Dr. med. [NAME] vom Gesundheitsamt gesprochen"),
+    ("Frau Dr. Anna Schmitz-Weber hat mir gesagt, ich soll hier anrufen",
+     "Frau Dr. [NAME] hat mir gesagt, ich soll hier anrufen"),
+    ("herr schulz vom ordnungsamt hat gesagt ich soll mich melden",
+     "herr [NAME] vom ordnungsamt hat gesagt ich soll mich melden"),
+    ("frau van der heide hat mich hierher geschickt", "frau [NAME] hat mich hierher geschickt"),
+    ("Sehr geehrte Frau Kowalski, anbei die Unterlagen. Mit freundlichen Grüßen Hr. Nowak",
+     "Sehr geehrte Frau [NAME], anbei die Unterlagen. Mit freundlichen Grüßen Hr. [NAME]"),
+    ("hallo ich bin anna schmitz und brauche einen neuen reisepass",
+     "hallo ich bin [NAME] und brauche einen neuen reisepass"),
+    ("ich bin jürgen und mein hund muss angemeldet werden", "ich bin [NAME] und mein hund muss angemeldet werden"),
+    ("mein name ist peter müller ich wohne in geldern", "mein name ist [NAME] ich wohne in geldern"),
+]
+
+
+@pytest.mark.parametrize("text,expected", FAMILY_AND_CHAT, ids=[f"family-{i}" for i in range(len(FAMILY_AND_CHAT))])
+def test_names_after_relatives_titles_and_ich_bin_are_removed_and_the_rest_stays(redactor, text, expected):
+    assert redactor.redact(text).text == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Darf meine Frau den Antrag für mich abholen?",
+    "Darf meine Frau Blumen auf das Grab stellen?",
+    "ich bin umgezogen und muss mich ummelden",
+    "ich bin alleinerziehend, bekomme ich Wohngeld?",
+    "ich bin seit drei Wochen in Geldern",
+    "ich bin schwerbehindert und brauche einen Parkausweis",
+    "ich bin selbstständig und will ein gewerbe anmelden",
+    "ich bin hundehalter und frage wegen der steuer",
+    "ich bin student und brauche wohngeld",
+    "ich bin gestern umgezogen",
+    "ich bin erstwähler wie geht briefwahl",
+    "mein mann braucht einen neuen pass",
+    "mein sohn möchte seinen führerschein umschreiben",
+    "meine tochter wird sechzehn braucht sie einen personalausweis",
+    "die frau am telefon hat gesagt ich soll online einen termin machen",
+    "ich bin mir nicht sicher ob ich zuständig bin",
+    "meine mutter kann nicht mehr laufen, gibt es einen Behindertenparkausweis?",
+    "mein kind kita platz wann",
+    "meine frau und ich wollen heiraten",
+    "ja hallo ich möchte eine grabstelle für meine mutter kaufen",
+])
+def test_family_words_and_ich_bin_without_a_name_are_left_alone(redactor, text):
+    assert redactor.redact(text).text == text
+
+
+def _nlu_texts() -> list:
+    import yaml
+
+    from servicecenter.trainer.nlu_writer import _examples_of, plain_text
+
+    texts = []
+    for path in sorted((PROJECT_ROOT / "bot" / "data" / "nlu").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in data.get("nlu") or []:
+            if isinstance(item, dict) and "intent" in item:
+                texts += [plain_text(e) for e in _examples_of(item.get("examples"))]
+    return texts
+
+
+def test_training_examples_are_almost_never_touched(redactor):
+    texts = _nlu_texts()
+    assert len(texts) > 1000
+    changed = [t for t in texts if redactor.redact(t).text != t]
+    assert len(changed) <= len(texts) / 200, changed
+
+
+def test_word_rules_alone_leave_service_words_alone(tmp_path):
+    """Without the training vocabulary (an empty folder) the word rules by themselves must not
+    take service words for names: the training examples and the held-out questions stay as
+    they are."""
+    bare = Redactor(PROJECT_ROOT / "models" / "spacy" / "de_geldern", vocabulary_dir=tmp_path)
+    texts = _nlu_texts()
+    for line in (PROJECT_ROOT / "tests" / "eval" / "heldout.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            texts += json.loads(line)["turns"]
+    changed = [t for t in texts if bare.redact(t).text != t]
+    assert len(changed) <= len(texts) / 200, changed
+    # ... and still catch the lower-case names.
+    assert bare.redact("ich bin anna schmitz").text == "ich bin [NAME]"
+    assert bare.redact("meine frau anna braucht einen pass").text == "meine frau [NAME] braucht einen pass"

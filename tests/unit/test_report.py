@@ -17,9 +17,9 @@ import yaml
 from servicecenter import PROJECT_ROOT
 from servicecenter.cli import main
 from servicecenter.db import get_engine
-from servicecenter.quality.config import load_quality
-from servicecenter.quality.report import CSV_FILES, reimbursement, store_aggregate, write_report
-from servicecenter.quality.sample_data import generate_month
+from servicecenter.reports.config import load_quality
+from servicecenter.reports.report import CSV_FILES, reimbursement, store_aggregate, write_report
+from servicecenter.reports.sample_data import generate_month
 from servicecenter.training import upgrade_database
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"

@@ -135,7 +135,7 @@ def test_filters(env):
     tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
     assert shown(f"from={tomorrow}") == set()
     assert shown("negative=1") == set()
-    from servicecenter.quality.feedback import record_feedback
+    from servicecenter.reports.feedback import record_feedback
 
     record_feedback(confident, "down", "Antwort passte nicht", "chat", url=env.db_url)
     assert shown("negative=1") == {"gelbe Säcke"}
@@ -291,7 +291,7 @@ def test_no_personal_data_from_real_messages_survives_into_the_training_data(env
 
 
 def test_erasing_a_conversation_removes_everything_the_workbench_kept(env, nlu_dir):
-    from servicecenter.quality.retention import erase_conversation, remaining_rows
+    from servicecenter.reports.retention import erase_conversation, remaining_rows
     from servicecenter.trainer import inbox, review
 
     cid = conversation(env.db_url, "Was brauche ich für die Kfz-Zulassung meines Anhängers?", "svc_kfz_zulassung", 0.4)

@@ -404,6 +404,11 @@ function main() {
     if (el.feedback.textContent === TEXT.empty) setFeedback("");
   });
   el.human.addEventListener("click", () => send(config.humanPayload, HUMAN_LABEL));
+  // Spoken questions (voice.js): the transcript and the answers join the conversation.
+  document.addEventListener("voice:transcript", (event) => appendEntry({ role: "user", text: event.detail.text }));
+  document.addEventListener("voice:replies", (event) =>
+    event.detail.texts.forEach((text) => appendEntry({ role: "bot", text })),
+  );
   el.restart.addEventListener("click", restart);
 }
 

@@ -17,7 +17,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 def _handbook(settings: Any):  # type: ignore[no-untyped-def]
     from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.quality.config import load_quality
+    from servicecenter.reports.config import load_quality
 
     kb = load_knowledge(settings.knowledge_dir, settings.catalogue_path)
     return load_quality(settings.knowledge_dir, kb)
@@ -45,7 +45,7 @@ def check_month(month: str, now: dt.datetime) -> str:
 def cmd_report(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from servicecenter.quality.report import write_report
+    from servicecenter.reports.report import write_report
 
     now = dt.datetime.now(dt.timezone.utc)
     try:
@@ -69,7 +69,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from servicecenter.db import get_engine
-    from servicecenter.quality.retention import expired_conversations, purge
+    from servicecenter.reports.retention import expired_conversations, purge
 
     settings, handbook = _setup()
     now = dt.datetime.now(dt.timezone.utc)
@@ -89,7 +89,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from servicecenter.quality.retention import InvalidConversationId, erase_conversation
+    from servicecenter.reports.retention import InvalidConversationId, erase_conversation
     from servicecenter.settings import get_settings
 
     try:

@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 from servicecenter.db import get_engine
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.models import Ticket, TicketEvent, UtcDateTime
-from servicecenter.quality.events import RASA_EVENTS, has_events_table, json_text
-from servicecenter.quality.models import Feedback
+from servicecenter.reports.events import RASA_EVENTS, has_events_table, json_text
+from servicecenter.reports.models import Feedback
 
 TRACKED_SLOTS = ("outcome", "service", "handoff_reason", "department")
 # Outcomes of a turn (servicecenter.dialogue); only these count as the citizen asking something.

@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from servicecenter.db import session_scope
 from servicecenter.handoff.summary import REASON_LABELS
-from servicecenter.quality import charts
-from servicecenter.quality.config import TARIFF_KEYS, TO_BE_AGREED, QualityHandbook
-from servicecenter.quality.metrics import Period, compute_figures
-from servicecenter.quality.models import MonthlyAggregate
+from servicecenter.reports import charts
+from servicecenter.reports.config import TARIFF_KEYS, TO_BE_AGREED, QualityHandbook
+from servicecenter.reports.metrics import Period, compute_figures
+from servicecenter.reports.models import MonthlyAggregate
 
 log = logging.getLogger(__name__)
 

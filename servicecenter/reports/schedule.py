@@ -36,8 +36,8 @@ def next_run(now: dt.datetime, at: dt.time) -> dt.datetime:
 def purge_once(settings: Any, now: Optional[dt.datetime] = None) -> Optional[Any]:
     """Run the purge unless another process is running it (then None)."""
     from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.quality.config import load_quality
-    from servicecenter.quality.retention import purge
+    from servicecenter.reports.config import load_quality
+    from servicecenter.reports.retention import purge
 
     var_dir = Path(settings.var_dir)
     var_dir.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.models import Ticket, TicketEvent
-from servicecenter.quality.events import RASA_EVENTS, create_events_table
-from servicecenter.quality.models import Feedback
+from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.reports.models import Feedback
 
 SERVICES = ("personalausweis", "reisepass", "hundesteuer", "wohnsitz-anmelden", "sperrmuell",
             "gelbe-saecke", "fuehrungszeugnis", "briefwahl")

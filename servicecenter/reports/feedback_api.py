@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from servicecenter.quality.feedback import FeedbackRejected, record_feedback
+from servicecenter.reports.feedback import FeedbackRejected, record_feedback
 
 log = logging.getLogger(__name__)
 

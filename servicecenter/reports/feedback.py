@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.input_guard import valid_session_id
-from servicecenter.quality.events import RASA_EVENTS, has_events_table
-from servicecenter.quality.models import RATINGS, Feedback
+from servicecenter.reports.events import RASA_EVENTS, has_events_table
+from servicecenter.reports.models import RATINGS, Feedback
 
 log = logging.getLogger(__name__)
 

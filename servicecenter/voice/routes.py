@@ -1,0 +1,111 @@
+"""Where a call that needs a person goes: ``GET {console}/api/calls/{call_id}/route``.
+
+The console answers with the handoff's target (``{"handoff_id", "department", "target":
+{"kind", "uri"}}``; kind "callback" means no live transfer) or 404 when the call has no handoff. Installs without the console can
+look the ticket up in the database instead (``ASSISTANT_ROUTE_LOOKUP=database``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional, Protocol
+
+import aiohttp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    handoff_id: str
+    department: str
+    kind: str  # "queue", "sip" or "phone" (transfer to ``uri``), or "callback" (no live transfer)
+    uri: str
+
+
+class RouteLookup(Protocol):
+    async def route(self, call_id: str) -> Optional[Route]:
+        """The transfer target of ``call_id``, or None when it has no handoff."""
+
+
+class RouteLookupError(RuntimeError):
+    """The route could not be asked for (console down, bad answer)."""
+
+
+class ConsoleRoutes:
+    def __init__(self, console_url: str, token: str, timeout: float = 5.0) -> None:
+        self.base = console_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    async def route(self, call_id: str) -> Optional[Route]:
+        url = f"{self.base}/api/calls/{call_id}/route"
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session:
+                async with session.get(url, headers={"Authorization": f"Bearer {self.token}"}) as resp:
+                    if resp.status == 404:
+                        return None
+                    if resp.status != 200:
+                        raise RouteLookupError(f"route API answered HTTP {resp.status}")
+                    body = await resp.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as err:
+            raise RouteLookupError(f"route API not usable: {type(err).__name__}") from err
+        try:
+            target = body["target"]
+            kind, uri = target["kind"], target.get("uri")
+            handoff, department = str(body["handoff_id"]), str(body["department"])
+        except (KeyError, TypeError, AttributeError) as err:
+            raise RouteLookupError("route API answer lacks handoff_id/department/target") from err
+        if kind == "callback":  # no live transfer: the gateway offers a callback instead
+            return Route(handoff, department, "callback", "")
+        if kind not in ("queue", "sip", "phone") or not uri:
+            return None
+        return Route(handoff, department, str(kind), str(uri))
+
+
+class DatabaseRoutes:
+    """The same answer as the console's route API, computed from the tickets and routing.yml."""
+
+    def __init__(self, db_url: str, knowledge_dir) -> None:  # type: ignore[no-untyped-def]
+        self.db_url = db_url
+        self.knowledge_dir = knowledge_dir
+        self._kb = None
+
+    def _lookup(self, call_id: str) -> Optional[Route]:
+        from servicecenter.handoff.live import open_live_ticket
+        from servicecenter.handoff.routing import current_routing
+        from servicecenter.knowledge.loader import load_knowledge
+
+        ticket = open_live_ticket(call_id, self.db_url)
+        if ticket is None:
+            return self._callback(call_id)
+        if self._kb is None:
+            self._kb = load_knowledge(self.knowledge_dir)
+        routing = current_routing(self._kb, self.knowledge_dir)
+        uri = routing.transfer_uri(ticket.department_slug)
+        if uri is None:
+            return None
+        target = routing.targets[ticket.department_slug]
+        return Route(ticket.id, ticket.department_slug, "sip" if target.sip_uri else "queue", uri)
+
+    def _callback(self, call_id: str) -> Optional[Route]:
+        from sqlalchemy import select
+
+        from servicecenter.db import session_scope
+        from servicecenter.handoff.tickets import OPEN_STATUSES
+        from servicecenter.models import Ticket
+
+        with session_scope(self.db_url) as session:
+            ticket = session.execute(
+                select(Ticket)
+                .where(Ticket.conversation_id == call_id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+                .order_by(Ticket.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return Route(ticket.id, ticket.department_slug, "callback", "") if ticket is not None else None
+
+    async def route(self, call_id: str) -> Optional[Route]:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self._lookup, call_id)

@@ -1,0 +1,162 @@
+"""The telephone gateway as a caller meets it: SIPp (a real SIP peer) calls the real gateway
+process (PJSIP, Vosk with the Korean model from PyPI, pyttsx3/espeak-ng)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from servicecenter import PROJECT_ROOT
+from servicecenter.stack import free_port
+from servicecenter.voice.health import sip_options_ok
+from tests.conftest import core_hours
+from tests.speech.conftest import korean_model_path
+from tests.speech.gateway import rtp_sink, running_gateway, sipp
+
+pytestmark = pytest.mark.integration
+
+
+def knowledge_copy(folder: Path, staffed: bool):
+    """A copy of the knowledge folder whose ServiceCenter is always (or never) staffed."""
+    target = folder / "knowledge"
+    shutil.copytree(PROJECT_ROOT / "knowledge" / "geldern", target)
+    return target, core_hours(target, staffed=staffed)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("gateway")
+    # No Rasa here (see test_voice_handoff.py for that), and an unstaffed ServiceCenter, so a
+    # question ends with the apology instead of a transfer whatever the time of day.
+    knowledge, unstaffed = knowledge_copy(tmp, staffed=False)
+    with unstaffed, running_gateway(tmp, korean_model_path(), ASSISTANT_MAX_CALLS="4",
+                                    ASSISTANT_KNOWLEDGE_DIR=str(knowledge),
+                                    ASSISTANT_RASA_PORT=str(free_port())) as running:
+        running.tmp = tmp
+        yield running
+
+
+@pytest.mark.parametrize("payload,codec", [("0", "PCMU"), ("8", "PCMA")])
+def test_answered_call_hears_the_spoken_greeting_and_ends_with_bye(gateway, payload, codec):
+    with rtp_sink() as sink:
+        run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=4000,
+                   keys={"rtp_port": str(sink.port), "payload": payload, "codec": codec})
+        time.sleep(0.3)
+    assert run.ok, run.output
+    assert sink.payload_types() == {int(payload)}  # G.711 in the codec the caller offered
+    assert len(sink.packets) > 100  # 20 ms packets for the seconds the call lasted
+    assert sink.loudest() > 1000, "only silence arrived: the greeting was not spoken"
+
+
+def test_a_codec_other_than_g711_is_refused_with_488(gateway):
+    run = sipp("unsupported_codec.xml", gateway.sip_port, gateway.tmp, timeout_s=15)
+    assert run.ok, run.output
+
+
+def test_ten_simultaneous_calls_each_hear_the_greeting(tmp_path):
+    # PyPI's PJSIP build takes 4 calls per process: 12 configured calls run 3 worker
+    # processes on consecutive SIP ports, and the callers (like a PBX trunk group) use all three.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALLS="12") as gw, rtp_sink() as sink:
+        for port in (gw.sip_port + 1, gw.sip_port + 2):
+            deadline = time.monotonic() + 90
+            while not sip_options_ok("127.0.0.1", port, timeout=0.5):
+                assert time.monotonic() < deadline, gw.log()
+        keys = {"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"}
+        with ThreadPoolExecutor(3) as pool:
+            runs = list(pool.map(
+                lambda job: sipp("call_and_hang_up.xml", job[0], tmp_path, calls=job[1], rate=10,
+                                 duration_ms=6000, timeout_s=60, keys=keys),
+                [(gw.sip_port, 4), (gw.sip_port + 1, 4), (gw.sip_port + 2, 2)],
+            ))
+        time.sleep(0.3)
+    assert all(run.ok for run in runs), [run.output for run in runs if not run.ok]
+    assert len(sink.sources) == 10  # one RTP stream per call, all at the same time
+    assert min(sink.sources.values()) > 150
+    assert sink.loudest() > 1000
+
+
+@pytest.mark.parametrize("message", [
+    b"\x00\xffnot sip at all\r\n\r\n",
+    b"INVITE sip:assistant@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKx\r\n"
+    b"CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",  # no From, To or Call-ID
+    b"OPTIONS sip:assistant@127.0.0.1 SIP/2.0\r\nContent-Length: 40000\r\n\r\n" + b"x" * 40000,  # huge body
+])
+def test_malformed_sip_is_dropped_and_calls_still_work(gateway, message):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(message, ("127.0.0.1", gateway.sip_port))
+    assert gateway.process.poll() is None
+    assert sip_options_ok("127.0.0.1", gateway.sip_port, timeout=2)
+    with rtp_sink() as sink:
+        run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=1500,
+                   keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
+    assert run.ok, run.output
+
+
+def test_a_silent_caller_is_asked_whether_they_are_still_there_then_the_assistant_hangs_up(tmp_path):
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_SILENCE_SECONDS="2", ASSISTANT_MAX_CALLS="4") as gw, rtp_sink() as sink:
+        run = sipp("wait_for_bye.xml", gw.sip_port, tmp_path, timeout_s=60,
+                   keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
+        log = gw.log()
+    assert run.ok, run.output  # the assistant sent BYE
+    prompts = [line.split("prompt=")[1] for line in log.splitlines() if "prompt=" in line]
+    assert prompts == ["greeting", "still-there", "goodbye-silent"]
+
+
+def test_a_call_longer_than_the_maximum_duration_is_ended_by_the_assistant(tmp_path):
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALL_SECONDS="3",
+                         ASSISTANT_SILENCE_SECONDS="60", ASSISTANT_MAX_CALLS="4") as gw, rtp_sink() as sink:
+        run = sipp("wait_for_bye.xml", gw.sip_port, tmp_path, timeout_s=40,
+                   keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
+        log = gw.log()
+    assert run.ok, run.output
+    assert "reached the maximum duration" in log
+    assert "prompt=max-duration" in log
+
+
+def test_the_caller_speaking_during_the_greeting_stops_playback(gateway, espeak):
+    from speech.audio import resample
+    from tests.speech.conftest import silence
+    from tests.speech.gateway import write_rtp_pcap
+
+    speech = resample(espeak("안녕하세요") + silence(1.0), 16000, 8000)
+    write_rtp_pcap(gateway.tmp / "speech.pcap", speech)
+    run = sipp("speak_during_greeting.xml", gateway.sip_port, gateway.tmp, duration_ms=4000,
+               keys={"payload": "0", "codec": "PCMU"})
+    assert run.ok, run.output
+    barge = [line for line in gateway.log().splitlines() if "barge-in" in line]
+    assert barge, gateway.log()[-2000:]
+    dropped_ms = int(barge[-1].split("barge-in: caller spoke, ")[1].split(" ms")[0])
+    assert dropped_ms > 3000  # most of the greeting was still to come
+
+
+def test_hold_and_resume_by_re_invite_keep_the_call_going(gateway):
+    with rtp_sink() as sink:
+        run = sipp("hold_and_resume.xml", gateway.sip_port, gateway.tmp, timeout_s=30,
+                   keys={"rtp_port": str(sink.port), "payload": "8", "codec": "PCMA"})
+        time.sleep(0.3)
+    assert run.ok, run.output  # 200 OK to both re-INVITEs, then BYE answered
+    assert sink.loudest() > 1000
+
+
+def test_when_the_assistant_cannot_answer_a_staffed_servicecenter_takes_the_call(tmp_path, espeak):
+    from speech.audio import resample
+    from tests.speech.conftest import silence
+    from tests.speech.gateway import write_rtp_pcap
+
+    knowledge, staffed = knowledge_copy(tmp_path, staffed=True)
+    write_rtp_pcap(tmp_path / "speech.pcap", resample(espeak("안녕하세요") + silence(1.0), 16000, 8000))
+    with staffed, running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALLS="4",
+                                  ASSISTANT_KNOWLEDGE_DIR=str(knowledge),
+                                  ASSISTANT_RASA_PORT=str(free_port())) as gw:  # nothing listens there
+        run = sipp("speak_then_transfer.xml", gw.sip_port, tmp_path, timeout_s=60,
+                   keys={"payload": "0", "codec": "PCMU", "refer_to": "sip:servicecenter@localhost"})
+        log = gw.log()
+    assert run.ok, run.output + log[-2000:]
+    assert "error code=dialogue-unavailable" in log
+    assert "prompt=technical-transfer" in log and "transfer accepted" in log
