@@ -29,9 +29,9 @@ from servicecenter.db import session_scope
 from servicecenter.handoff import live, notifications, tickets
 from servicecenter.handoff.canned import current_canned
 from servicecenter.handoff.routing import current_routing
-from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.handoff.summary import CHANNEL_LABELS, CONTACT_LABELS, REASON_LABELS
 from servicecenter.handoff.tickets import ConcurrentUpdate, IllegalTransition, Status, TicketNotFound
+from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.models import Ticket
 
 log = logging.getLogger(__name__)

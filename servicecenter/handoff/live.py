@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import httpx
-from sqlalchemy import Float, Integer, MetaData, String, Table, Text, Column, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 
 from servicecenter.db import get_engine, session_scope

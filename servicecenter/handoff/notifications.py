@@ -21,7 +21,6 @@ from email.utils import formataddr, make_msgid
 from typing import List, Optional
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from servicecenter.db import session_scope
