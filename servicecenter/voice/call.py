@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, Deque, Optional, Protocol, Set
 from sqlalchemy.exc import SQLAlchemyError
 
 from servicecenter.handoff.callback import normalise_phone
-from servicecenter.voice import callback, prompts
+from servicecenter.voice import callback, prompts, rating
 from servicecenter.voice.callback import DigitCollector, caller_number
 from servicecenter.voice.routes import RouteLookup, RouteLookupError
 from speech.audio import Resampler
@@ -127,6 +127,12 @@ class CallSession:
         self._observer = on_event
         self.events: Deque[PipelineEvent] = deque(maxlen=EVENTS_KEPT)  # the call's recent trace
         self.ended = False
+        # One-key rating (servicecenter/voice/rating.py): offered at most once per call.
+        self._answered = False  # the last turn got an answer and no transfer
+        self._rating_offered = False
+        self._rating_open = False  # 1/2 rate the answer until the caller speaks again
+        self._rated = False  # a rating was just given: silence now ends the call politely
+        self._rating_task: Optional[asyncio.Task] = None
         self.pipeline = VoicePipeline(
             call_id,
             services.stt.session(),
@@ -146,6 +152,11 @@ class CallSession:
         if self._collector is not None:  # typing a callback number: every key is part of it
             if self._collector.add(digit):
                 self._digits.set()
+            return
+        if self._rating_open and digit in ("1", "2"):
+            self._rating_open = False
+            log.info("call=%s dtmf=rating", self.call_id)
+            self._rating_task = asyncio.ensure_future(self._store_rating(digit))
             return
         log.info("call=%s dtmf=%s", self.call_id, "0" if digit == "0" else "other")
         if digit == "0":
@@ -237,6 +248,11 @@ class CallSession:
                 if self.playback.playing:
                     continue  # the answer grew while listening: not yet the caller's turn
                 silent_turns += 1
+                if self._rated:  # rated and nothing more to ask
+                    await self._say_and_end(prompts.GOODBYE)
+                    return
+                if silent_turns == 1 and await self._offer_rating():
+                    continue
                 if silent_turns >= 2:
                     await self._say_and_end(prompts.GOODBYE_SILENT)
                     return
@@ -246,11 +262,41 @@ class CallSession:
             if code == "stt-no-text":
                 await self._say(prompts.NOT_UNDERSTOOD)
                 continue
+            self._answered = False
             if code is not None and code.startswith(("dialogue", "timeout")):
                 await self._fall_back_to_a_person()
                 return
+            self._rating_open = self._rated = False  # the caller asks something new
             if result.replies and await self._transfer_if_handed_off():
                 return
+            self._answered = code is None and bool(result.replies)
+
+    async def _offer_rating(self) -> bool:
+        """Offer the one-key rating when configured and the last question was answered
+        (not handed over, no emergency); once per call. True when it was offered."""
+        if self._rating_offered or not self._answered:
+            return False
+        offer = await asyncio.get_running_loop().run_in_executor(
+            None, rating.should_offer, self.services.db_url, self.call_id)
+        if not offer or self.ended:
+            return False
+        self._rating_offered = self._rating_open = True
+        await self._say(prompts.RATING_OFFER)
+        return True
+
+    async def _store_rating(self, digit: str) -> None:
+        try:
+            stored = await asyncio.get_running_loop().run_in_executor(
+                None, rating.store, self.services.db_url, self.call_id, digit)
+        except Exception:  # the call goes on without the rating
+            log.exception("call=%s rating could not be stored", self.call_id)
+            return
+        if stored is None or self.ended:
+            return
+        log.info("call=%s rating stored: %s", self.call_id, stored)
+        self._rated = True
+        self.playback.clear()  # the caller has answered: the rest of the offer is not needed
+        await self._say(prompts.RATING_THANKS)
 
     async def _fall_back_to_a_person(self) -> None:
         """The assistant cannot answer (Rasa down or too slow): a person takes over if the

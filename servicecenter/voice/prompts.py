@@ -28,6 +28,15 @@ CALLBACK_NOT_STORED = (
     "Ihre Nummer konnte ich gerade leider nicht speichern. Ihr Anliegen ist aber vermerkt."
 )
 
+# The one-key rating (quality.yml feedback.voice_dtmf_rating), offered once when the caller
+# is silent after an answer; see servicecenter/voice/rating.py.
+RATING_OFFER = (
+    "War meine Auskunft hilfreich? Dann drücken Sie bitte die Eins, sonst die Zwei. "
+    "Oder stellen Sie einfach Ihre nächste Frage."
+)
+RATING_THANKS = "Vielen Dank für Ihre Bewertung."
+GOODBYE = "Vielen Dank für Ihren Anruf. Auf Wiederhören."
+
 # What a caller asks for by pressing 0: the same request as saying "Mitarbeiter".
 HUMAN_REQUEST = "/human"
 
@@ -38,5 +47,6 @@ NAMES = {
     TRANSFER_FAILED: "transfer-failed", TECHNICAL_PROBLEM: "technical-problem", MAX_DURATION: "max-duration",
     NO_CALLBACK: "no-callback", CALLBACK_NOT_STORED: "callback-not-stored",
     TECHNICAL_TRANSFER: "technical-transfer",
+    RATING_OFFER: "rating-offer", RATING_THANKS: "rating-thanks", GOODBYE: "goodbye",
 }
 CACHED = tuple(NAMES)

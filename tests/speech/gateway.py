@@ -39,8 +39,9 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(tmp: Path, model: Path, **env: str) -> Iterator[Gateway]:
-    """The real gateway process (``python -m servicecenter.voice``) on free ports."""
+def running_gateway(tmp: Path, model: Path, module: str = "servicecenter.voice",
+                    **env: str) -> Iterator[Gateway]:
+    """The real gateway process (``python -m servicecenter.voice``, or ``module``) on free ports."""
     sip_port = free_udp_port()
     environ = dict(os.environ)
     environ.update({
@@ -55,7 +56,7 @@ def running_gateway(tmp: Path, model: Path, **env: str) -> Iterator[Gateway]:
     environ.update(env)
     log_path = tmp / f"gateway-{sip_port}.log"
     with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "servicecenter.voice"], cwd=PROJECT_ROOT, env=environ,
+        proc = subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_ROOT, env=environ,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
