@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import queue
 import threading
+import time
 import uuid
 import weakref
 from typing import Any, Callable, Dict, Optional
@@ -166,6 +167,7 @@ class Gateway:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._garbage: list = []
+        self._timers: list = []  # (monotonic deadline, command) run by the PJSIP thread
         self._account: Optional[_Account] = None
 
     # --- threads ------------------------------------------------------------------------------
@@ -212,6 +214,7 @@ class Gateway:
                         command()
                     except pj.Error as err:
                         log.warning("pjsip command failed: %s", err.reason)
+                self._run_due_timers()
                 self._garbage.clear()  # call objects of ended calls, dropped outside their callbacks
         finally:
             ep.hangupAllCalls()
@@ -221,9 +224,22 @@ class Gateway:
             for call in self.calls.values():
                 call.port = None
             self.calls.clear()
+            self._timers.clear()
             self._garbage.clear()
             self._account = None
             ep.libDestroy()
+
+    def _run_due_timers(self) -> None:
+        if not self._timers:
+            return
+        now = time.monotonic()
+        due = [fn for deadline, fn in self._timers if deadline <= now]
+        self._timers = [(deadline, fn) for deadline, fn in self._timers if deadline > now]
+        for fn in due:
+            try:
+                fn()
+            except pj.Error as err:
+                log.warning("pjsip command failed: %s", err.reason)
 
     def _setup(self, ep: pj.Endpoint) -> None:
         s = self.settings
@@ -282,13 +298,33 @@ class Gateway:
             return
         self.calls[call.id] = call
         log.info("call=%s incoming", call.id)
+        delay = self.settings.voice_answer_delay_ms
+        if delay <= 0:
+            self._answer(call)
+            return
+        prm.statusCode = 180  # Ringing; a CANCEL now ends the call with 487 (PJSIP's own handling)
+        try:
+            call.answer(prm)
+        except pj.Error as err:  # no common codec: PJSIP has answered 488 already
+            self._refused(call, err)
+            return
+        self._timers.append((time.monotonic() + delay / 1000, lambda: self._answer(call)))
+
+    def _answer(self, call: _Call) -> None:
+        if call.disconnected:  # CANCELled while ringing: PJSIP has sent 487 already
+            log.info("call=%s cancelled by the caller before it was answered", call.id)
+            return
+        prm = pj.CallOpParam()
         prm.statusCode = 200
         try:
             call.answer(prm)
         except pj.Error as err:  # no common codec: PJSIP has answered 488 already
-            log.info("call=%s refused: %s", call.id, err.reason)
-            self.calls.pop(call.id, None)
-            self._garbage.append(call)
+            self._refused(call, err)
+
+    def _refused(self, call: _Call, err: pj.Error) -> None:
+        log.info("call=%s refused: %s", call.id, err.reason)
+        self.calls.pop(call.id, None)
+        self._garbage.append(call)
 
     def media_ready(self, call: _Call) -> None:
         assert self._loop is not None

@@ -24,6 +24,9 @@ class VoiceSettings(BaseSettings):
     rtp_port: int = 40000
     rtp_port_range: int = 400
     max_calls: int = 8  # more than 4 runs several worker processes (see __main__)
+    # Ringing before the gateway answers (180 Ringing first): a caller or PBX that gives up in
+    # this window CANCELs cleanly (200 for the CANCEL, 487 for the INVITE). 0 answers at once.
+    voice_answer_delay_ms: int = 300
     max_call_seconds: float = 1800.0
     silence_seconds: float = 8.0
     turn_timeout: float = 30.0
@@ -46,6 +49,12 @@ class VoiceSettings(BaseSettings):
     def _port(cls, value: int) -> int:  # noqa: N805
         if not 1 <= value <= 65535:
             raise ValueError("must be a UDP port between 1 and 65535")
+        return value
+
+    @validator("voice_answer_delay_ms")
+    def _answer_delay(cls, value: int) -> int:  # noqa: N805
+        if not 0 <= value <= 10000:
+            raise ValueError("must be between 0 and 10000 milliseconds")
         return value
 
     @validator("voice_ws_port")

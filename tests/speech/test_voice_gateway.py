@@ -160,3 +160,93 @@ def test_when_the_assistant_cannot_answer_a_staffed_servicecenter_takes_the_call
     assert run.ok, run.output + log[-2000:]
     assert "error code=dialogue-unavailable" in log
     assert "prompt=technical-transfer" in log and "transfer accepted" in log
+
+
+def test_a_caller_who_hangs_up_while_it_rings_gets_487_and_the_next_call_is_answered(gateway):
+    # The gateway rings (180) for ASSISTANT_VOICE_ANSWER_DELAY_MS (default 300 ms) before it
+    # answers; SIPp CANCELs right after the 180.
+    run = sipp("cancel_while_ringing.xml", gateway.sip_port, gateway.tmp, timeout_s=15)
+    assert run.ok, run.output + gateway.log()[-2000:]  # 200 for the CANCEL, 487 for the INVITE
+    assert "cancelled by the caller before it was answered" in gateway.log()
+    with rtp_sink() as sink:
+        run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=2500,
+                   keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
+        time.sleep(0.3)
+    assert run.ok, run.output
+    assert sink.loudest() > 1000  # the next caller hears the greeting
+
+
+def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
+    """During an answered call in which the caller sends its RTP (20 ms packets, as phones and
+    PBXes do), a third party (a plain UDP socket, not the caller) sends loud RTP to the call's
+    media port. The assistant's audio keeps going to the address in the caller's SDP, never to
+    the intruder; the call ends normally and the next call is served. (PJSIP latches onto a new
+    source only after 10 consecutive packets from it with none from the caller in between.)"""
+    import struct
+    import threading
+
+    from speech.audio import ulaw_encode
+
+    loud = ulaw_encode(struct.pack("<160h", *([12000, -12000] * 80)))
+    quiet = ulaw_encode(bytes(320))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unexpected_source:
+        caller_media.bind(("127.0.0.1", 0))
+        caller_media.settimeout(0.02)
+        unexpected_source.bind(("127.0.0.1", 0))
+        unexpected_source.setblocking(False)
+        gateway_media = []
+        to_caller = [0]
+        done = threading.Event()
+        result = {}
+
+        def caller_rtp() -> None:  # receive the assistant's audio; once it flows, send ours
+            seq = 0
+            while not done.is_set():
+                try:
+                    _, addr = caller_media.recvfrom(2048)
+                    to_caller[0] += 1
+                    if not gateway_media:
+                        gateway_media.append(addr)
+                except socket.timeout:
+                    pass
+                if gateway_media:
+                    caller_media.sendto(struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, 0x1234ABCD)
+                                        + quiet, gateway_media[0])
+                    seq += 1
+
+        media = threading.Thread(target=caller_rtp, daemon=True)
+        media.start()
+        caller = threading.Thread(target=lambda: result.update(run=sipp(
+            "call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=5000,
+            keys={"rtp_port": str(caller_media.getsockname()[1]), "payload": "0", "codec": "PCMU"})))
+        caller.start()
+        deadline = time.monotonic() + 20
+        while not gateway_media and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gateway_media, "the call was not answered"
+        time.sleep(0.3)  # the caller's RTP is flowing
+        received_by_intruder = 0
+        for seq in range(100):  # 2 s of 20 ms packets
+            unexpected_source.sendto(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x0BADCAFE) + loud,
+                                     gateway_media[0])
+            time.sleep(0.02)
+            try:
+                while unexpected_source.recv(2048):
+                    received_by_intruder += 1
+            except BlockingIOError:
+                pass
+        before = to_caller[0]
+        time.sleep(1.0)
+        still_to_caller = to_caller[0] - before
+        caller.join(40)
+        done.set()
+        media.join(2)
+    assert result["run"].ok, result["run"].output  # the caller's BYE was answered with 200
+    assert received_by_intruder == 0, "the assistant's audio went to the unexpected source"
+    assert still_to_caller > 30  # about 50 packets a second still reach the caller
+    assert gateway.process.poll() is None
+    with rtp_sink() as sink:
+        run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=2000,
+                   keys={"rtp_port": str(sink.port), "payload": "8", "codec": "PCMA"})
+    assert run.ok, run.output
