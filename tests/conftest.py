@@ -146,16 +146,32 @@ def stack(trained_model, session_db, mail_sink, tmp_path_factory):
 
 
 @contextmanager
-def core_hours(knowledge_dir: Path, staffed: bool) -> Iterator[None]:
-    """Make the ServiceCenter staffed around the clock (holidays included) or never, by
-    rewriting routing.yml in a test's knowledge copy; the processes reload it on change."""
+def edited_yaml(path: Path, edit) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Apply ``edit`` to the parsed YAML file at ``path`` for the duration of the block (the
+    running processes reload the file when its modification time changes), then restore it."""
     import time
 
     import yaml
 
-    path = knowledge_dir / "routing.yml"
     original = path.read_text(encoding="utf-8")
     config = yaml.safe_load(original)
+    edit(config)
+    time.sleep(0.05)  # a distinct modification time
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    try:
+        yield
+    finally:
+        time.sleep(0.05)
+        path.write_text(original, encoding="utf-8")
+
+
+def core_hours(knowledge_dir: Path, staffed: bool):  # type: ignore[no-untyped-def]
+    """Make the ServiceCenter staffed around the clock (holidays included) or never, by
+    rewriting routing.yml in a test's knowledge copy."""
+    return edited_yaml(knowledge_dir / "routing.yml", lambda config: _set_core_hours(config, staffed))
+
+
+def _set_core_hours(config: dict, staffed: bool) -> None:
     if staffed:
         config["core_hours"] = {day: ["00:00-23:59"] for day in ("mo", "tu", "we", "th", "fr", "sa", "su")}
         config["holidays"]["observe"] = False
@@ -168,10 +184,3 @@ def core_hours(knowledge_dir: Path, staffed: bool) -> Iterator[None]:
         window = ["06:00-07:00"] if hour >= 12 else ["18:00-19:00"]
         config["core_hours"] = {day: list(window) for day in ("mo", "tu", "we", "th", "fr", "sa", "su")}
         config["holidays"]["observe"] = False
-    time.sleep(0.05)  # a distinct modification time
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    try:
-        yield
-    finally:
-        time.sleep(0.05)
-        path.write_text(original, encoding="utf-8")

@@ -94,8 +94,7 @@ class ActionHandoff(Action):
             )
             reference = ticket.id.split("-")[0].upper()
             if mode == LIVE:
-                state = queue_state(ticket, routing.live_queue.minutes_per_waiting_contact,
-                                    routing.live_queue.measured_takeovers)
+                state = _queue(ticket, routing)
                 next_step = _live_step(kind, state, ticket.id)
                 custom = {"type": "handoff_status", "state": "waiting", "position": state.position,
                           "minutes": state.waiting_minutes, "reference": reference}
@@ -132,24 +131,28 @@ class ActionHandoff(Action):
                          kind: str) -> List[Dict[Text, Any]]:
         """Asked again while waiting: the place in the queue, no second ticket."""
         if ticket.status in WITH_AGENT:
-            text = "Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters ist schon für Sie da."
+            dispatcher.utter_message(
+                text="Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters ist schon für Sie da.")
         else:
-            state = queue_state(ticket, routing.live_queue.minutes_per_waiting_contact,
-                                routing.live_queue.measured_takeovers)
+            state = _queue(ticket, routing)
             text = (
                 f"Sie sind bereits in der Warteschlange, an Position {state.position}. "
                 f"Die Wartezeit beträgt voraussichtlich etwa {_minutes(state.waiting_minutes)}."
             )
-            if kind != VOICE:
+            if kind == VOICE:
+                dispatcher.utter_message(text=text)
+            else:
                 dispatcher.utter_message(text=text + _callback_link(ticket.id, prefix=" Wenn Sie nicht warten möchten, rufen wir Sie zurück:"))
                 dispatcher.utter_message(json_message={"data": {
                     "type": "handoff_status", "state": "waiting", "position": state.position,
                     "minutes": state.waiting_minutes, "reference": ticket.id.split("-")[0].upper()}})
-                return outcome_events(dialogue.HANDOFF, department=ticket.department_slug,
-                                      handoff_reason=ticket.reason, misunderstandings=0.0, pending=None)
-        dispatcher.utter_message(text=text)
         return outcome_events(dialogue.HANDOFF, department=ticket.department_slug,
                               handoff_reason=ticket.reason, misunderstandings=0.0, pending=None)
+
+
+def _queue(ticket: Any, routing: Any) -> QueueState:
+    return queue_state(ticket, routing.live_queue.minutes_per_waiting_contact,
+                       routing.live_queue.measured_takeovers)
 
 
 def _minutes(value: int) -> str:

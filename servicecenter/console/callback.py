@@ -144,10 +144,7 @@ def _router() -> APIRouter:
 
 
 def _department_mail(request: Request, ticket: Any) -> Optional[str]:
-    """The department's address for the callback notice; none for the ServiceCenter's own queue
-    (its agents see callbacks in the inbox)."""
-    if ticket.department_slug == "zentrale":
-        return None
+    """The department's address for the callback notice (none for the ServiceCenter's queue)."""
     from servicecenter.handoff.routing import current_routing
     from servicecenter.knowledge.repository import KnowledgeRepository
 
@@ -156,7 +153,7 @@ def _department_mail(request: Request, ticket: Any) -> Optional[str]:
     if repo is None:
         repo = request.app.state.knowledge = KnowledgeRepository(settings.db_url)
     kb = repo.get()
-    return current_routing(kb, settings.knowledge_dir).target_email(ticket.department_slug, kb)
+    return current_routing(kb, settings.knowledge_dir).callback_email(ticket.department_slug, kb)
 
 
 def install(app: FastAPI) -> None:

@@ -1,7 +1,8 @@
 """Telephony hook: where the voice gateway (or a PBX dialplan) transfers a call.
 
 ``GET /api/calls/{call_id}/route`` with ``Authorization: Bearer <token>`` answers with the
-newest open handoff of that call and its transfer target from routing.yml. The call id is
+newest open handoff of that call and its transfer target from routing.yml
+(``servicecenter.handoff.calls``). The call id is
 the conversation id the gateway used with Rasa's ``voice`` channel.
 """
 
@@ -10,17 +11,14 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Any, Dict
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from servicecenter.db import session_scope
+from servicecenter.handoff import calls as handoff_calls
 from servicecenter.handoff.routing import current_routing
-from servicecenter.handoff.tickets import OPEN_STATUSES
 from servicecenter.knowledge.repository import KnowledgeRepository
-from servicecenter.models import Ticket
 from servicecenter.secrets import derived_token
 
 log = logging.getLogger(__name__)
@@ -52,35 +50,14 @@ def _router() -> APIRouter:
             return JSONResponse({"detail": "Invalid call id: 8 to 128 characters of A-Z, a-z, 0-9, . _ : @ -"},
                                 status_code=400)
         settings = request.app.state.settings
-        with session_scope(settings.db_url) as session:
-            ticket = session.execute(
-                select(Ticket)
-                .where(Ticket.conversation_id == call_id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-                .order_by(Ticket.created_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        if ticket is None:
-            return JSONResponse({"detail": "No open handoff for this call."}, status_code=404)
         repo = getattr(request.app.state, "knowledge", None)
         if repo is None:
             repo = request.app.state.knowledge = KnowledgeRepository(settings.db_url)
-        kb = repo.get()
-        routing = current_routing(kb, settings.knowledge_dir)
-        target_cfg = routing.targets.get(ticket.department_slug)
-        body: Dict[str, Any] = {
-            "handoff_id": ticket.id,
-            "department": ticket.department_slug,
-            "reason": ticket.reason,
-            "mode": ticket.mode,
-            "open": routing.is_open(),
-        }
-        if ticket.mode == "live" and target_cfg is not None:
-            kind = "sip" if target_cfg.sip_uri else "queue"
-            body["target"] = {"kind": kind, "queue": target_cfg.queue, "uri": routing.transfer_uri(ticket.department_slug)}
-        else:
-            # Outside core hours (or a department's work item): no transfer; the gateway takes a callback.
-            body["target"] = {"kind": "callback", "queue": None, "uri": None}
-        log.info("call route for handoff %s: %s", ticket.id, body["target"]["kind"])
+        routing = current_routing(repo.get(), settings.knowledge_dir)
+        body = handoff_calls.call_route(call_id, routing, settings.db_url)
+        if body is None:
+            return JSONResponse({"detail": "No open handoff for this call."}, status_code=404)
+        log.info("call route for handoff %s: %s", body["handoff_id"], body["target"]["kind"])
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     return router

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, validator
 
+from servicecenter.dialogue import DEFAULT_HANDOFF_TARGET
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, Problem
 from servicecenter.knowledge.schema import check_weekly
@@ -138,6 +139,13 @@ class RoutingConfig(_Strict):
             return target.email
         org = kb.organisations.get(department)
         return getattr(org, "email", None) if org is not None else None
+
+    def callback_email(self, department: str, kb: KnowledgeBase) -> Optional[str]:
+        """Where a callback request for ``department`` is mailed (web form or phone); none for
+        the ServiceCenter's own queue, whose agents see callbacks in the inbox."""
+        if department == DEFAULT_HANDOFF_TARGET:
+            return None
+        return self.target_email(department, kb)
 
     def transfer_uri(self, department: str) -> Optional[str]:
         """Where the voice gateway transfers a call for ``department`` (None: no target)."""

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import select
 
 from servicecenter.db import session_scope
+from servicecenter.dialogue import slug_for
 from servicecenter.handoff.summary import REASON_LABELS
 from servicecenter.reports import charts
 from servicecenter.reports.config import TARIFF_KEYS, TO_BE_AGREED, QualityHandbook
@@ -85,8 +86,9 @@ class Labels:
         return REASON_LABELS.get(code, code)
 
     def intent(self, name: str) -> str:
-        if name.startswith("svc_"):
-            return "Unsicher erkannt: " + self.service(name[4:].replace("_", "-"))
+        slug = slug_for(name)
+        if slug:
+            return "Unsicher erkannt: " + self.service(slug)
         return INTENT_LABELS.get(name, name)
 
     def unanswered(self, key: str) -> str:

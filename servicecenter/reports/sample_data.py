@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from servicecenter.dialogue import intent_for
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.models import Ticket, TicketEvent
 from servicecenter.reports.events import RASA_EVENTS, create_events_table
@@ -30,10 +31,6 @@ SERVICES = ("personalausweis", "reisepass", "hundesteuer", "wohnsitz-anmelden", 
             "gelbe-saecke", "fuehrungszeugnis", "briefwahl")
 OTHER_INTENTS = ("greet", "thanks", "goodbye", "affirm", "deny", "human", "complaint", "bot_challenge")
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-def _intent(slug: str) -> str:
-    return "svc_" + slug.replace("-", "_")
 
 
 @dataclass
@@ -203,19 +200,19 @@ def _write_script(w: Writer, truth: Truth, rng: random.Random, script: str, star
     _count(truth, start, kind)
     t = ts + 5
     if script in ("answer", "voice_answer", "answer_two", "repeat"):
-        w.turn(sender, t, channel, _intent(service), "answer", service)
+        w.turn(sender, t, channel, intent_for(service), "answer", service)
         truth.turns += 2
         truth.answered += 1
         truth.services[service] += 1
         if script == "answer_two":
             other = rng.choice([s for s in SERVICES if s != service])
-            w.turn(sender, t + 30, channel, _intent(other), "answer", other)
+            w.turn(sender, t + 30, channel, intent_for(other), "answer", other)
             truth.turns += 1
         if script == "repeat":
             truth.repeated += 1
             later = t + rng.uniform(2 * 3600, 5 * 86400)  # a new session: more than an hour later
             w.session(sender, later - 1)
-            w.turn(sender, later, channel, _intent(service), "answer", service)
+            w.turn(sender, later, channel, intent_for(service), "answer", service)
             # The second contact is itself answered and not repeated.
             truth.turns += 1
             truth.answered += 1
@@ -272,11 +269,11 @@ def _write_script(w: Writer, truth: Truth, rng: random.Random, script: str, star
         truth.forwarded_in_time += service_hours <= reply_hours
         return
     if script == "fallback_then_answer":
-        w.turn(sender, t, channel, "nlu_fallback", "fallback", guess=_intent(service))
-        w.turn(sender, t + 20, channel, _intent(service), "answer", service)
+        w.turn(sender, t, channel, "nlu_fallback", "fallback", guess=intent_for(service))
+        w.turn(sender, t + 20, channel, intent_for(service), "answer", service)
         truth.turns += 3
         truth.fallback_turns += 1
-        truth.unanswered[f"intent:{_intent(service)}"] += 1
+        truth.unanswered[f"intent:{intent_for(service)}"] += 1
         truth.answered += 1
         truth.resolved += 1
         truth.services[service] += 1

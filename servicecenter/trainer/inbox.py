@@ -23,7 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from servicecenter.db import get_engine, session_scope
+from servicecenter.dialogue import slug_for
 from servicecenter.trainer import nlu_writer
+from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerDecision, TrainerMessage, TrainerSyncState
 from servicecenter.trainer.redaction import Redactor, default_redactor
 
@@ -95,10 +97,7 @@ def _service_of(parse: Mapping[str, Any], original: str, redacted: str) -> Tuple
         if position >= 0:
             return value, position, position + len(words)
         return value, None, None
-    intent = ((parse.get("intent") or {}).get("name")) or ""
-    if intent.startswith("svc_"):
-        return intent[4:].replace("_", "-"), None, None
-    return None, None, None
+    return slug_for((parse.get("intent") or {}).get("name")), None, None
 
 
 def events_table_present(url: Optional[str] = None) -> bool:
@@ -427,13 +426,8 @@ def _nlu_dir() -> Path:
     return configured / "nlu" if configured else nlu_writer.NLU_DIR
 
 
-class DecisionError(ValueError):
-    """The decision was not stored; ``message`` is German text for the trainer."""
-
-    def __init__(self, message: str, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
+class DecisionError(TrainerError, ValueError):
+    """The decision was not stored."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,9 +20,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -32,7 +30,10 @@ from sqlalchemy import select
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import session_scope
+from servicecenter.dialogue import SERVICE_INTENT_PREFIX
+from servicecenter.files import atomic_write_text
 from servicecenter.trainer import nlu_writer
+from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerIntentChange
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ MIN_EXAMPLES = 3
 MAX_EXAMPLES = 100
 # Rasa's own intents and the catalogue's service prefix.
 RESERVED = {"nlu_fallback", "restart", "back", "out_of_scope", "session_start", "default"}
-SERVICE_PREFIX = "svc_"
 # What the assistant does when it recognises a new intent: the rule (by its action) it joins.
 REACTIONS: Dict[str, Tuple[str, str]] = {
     "": ("", "Noch keine (der Assistent bittet um eine andere Formulierung)"),
@@ -58,13 +58,8 @@ _lock = threading.Lock()
 _STYLES = ((2, 2, 0), (2, 4, 2))
 
 
-class IntentError(ValueError):
-    """Shown to the trainer in German."""
-
-    def __init__(self, message: str, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
+class IntentError(TrainerError, ValueError):
+    """An intent was not added or renamed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +173,7 @@ def overview(files: BotFiles) -> List[IntentInfo]:
 
 def rename_blocker(name: str, files: BotFiles, sources: Optional[List[Tuple[str, str]]] = None) -> Optional[str]:
     """Why ``name`` cannot be renamed in the console (German), or None."""
-    if name.startswith(SERVICE_PREFIX):
+    if name.startswith(SERVICE_INTENT_PREFIX):
         return ("Leistungs-Anliegen heißen wie die Leistung im Katalog (svc_ + Kürzel); sie werden "
                 "mit der Leistung umbenannt, nicht hier.")
     if name in RESERVED:
@@ -197,7 +192,7 @@ def _check_new_name(name: str, files: BotFiles) -> str:
             "Der Name muss aus Kleinbuchstaben, Ziffern und einzelnen Unterstrichen bestehen, mit einem "
             f"Buchstaben beginnen und {NAME_MIN} bis {NAME_MAX} Zeichen lang sein (z. B. frage_parken)."
         )
-    if name.startswith(SERVICE_PREFIX):
+    if name.startswith(SERVICE_INTENT_PREFIX):
         raise IntentError("Namen mit „svc_“ sind den Leistungen des Katalogs vorbehalten.")
     if name in RESERVED:
         raise IntentError(f"„{name}“ ist ein Name, den Rasa selbst verwendet.")
@@ -237,18 +232,6 @@ def _load(path: Path) -> Tuple[Any, Any]:
                       500)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class _Transaction:
     """Remember files before they change; put them all back if anything fails."""
 
@@ -263,7 +246,7 @@ class _Transaction:
         self.keep(path)
         # Rasa must still read it: parse before it replaces the file.
         yaml.safe_load(text)
-        _atomic_write(path, text)
+        atomic_write_text(path, text)
 
     def rollback(self) -> None:
         for path, content in self.saved.items():

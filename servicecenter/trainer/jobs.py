@@ -36,8 +36,11 @@ from sqlalchemy import select, update
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import session_scope
+from servicecenter.dialogue import slug_for
+from servicecenter.files import atomic_copy
 from servicecenter.settings import Settings
 from servicecenter.trainer.config import TrainerSettings, trainer_settings
+from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerActivation, TrainerJob
 
 log = logging.getLogger(__name__)
@@ -51,13 +54,10 @@ _EPOCHS = re.compile(r"Epochs:\s+\d+%.*?\|\s*(\d+)/(\d+)")
 _start_lock = threading.Lock()
 
 
-class JobError(RuntimeError):
-    """A job cannot be started or used; ``message`` is German text for the console."""
+class JobError(TrainerError, RuntimeError):
+    """A job cannot be started or used."""
 
-    def __init__(self, message: str, status_code: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
+    default_status = 409
 
 
 # --------------------------------------------------------------------------- paths and hashes
@@ -360,7 +360,7 @@ def expected_label(expected: Mapping[str, Any]) -> str:
 
 def predicted_label(got: Mapping[str, Any]) -> str:
     intent = got.get("intent") or ""
-    return intent if intent.startswith("svc_") else NO_SERVICE
+    return intent if slug_for(intent) else NO_SERVICE
 
 
 def heldout_predictions(settings: Settings, model: Path, actions_url: str, work: Path) -> List[Dict[str, Any]]:
@@ -530,16 +530,7 @@ def rasa_load_model(rasa_url: str, token: str, model: Path, timeout: float = 300
 
 def _install(source: Path, target: Path) -> None:
     """Copy ``source`` over ``target`` atomically (a temp name Rasa's model glob never sees)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=str(target.parent))
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_copy(source, target)
 
 
 @dataclasses.dataclass(frozen=True)

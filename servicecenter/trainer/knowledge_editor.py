@@ -17,7 +17,6 @@ import difflib
 import hashlib
 import io
 import logging
-import os
 import re
 import shutil
 import tempfile
@@ -29,10 +28,12 @@ from sqlalchemy import func, select, update
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import session_scope
+from servicecenter.files import atomic_write_text
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from servicecenter.knowledge.schema import SLUG_RE
 from servicecenter.settings import Settings
 from servicecenter.trainer.config import trainer_settings
+from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerKbDraft
 
 log = logging.getLogger(__name__)
@@ -63,14 +64,12 @@ FOLD_WIDTH = 92
 _approve_lock = threading.Lock()
 
 
-class EditorError(ValueError):
-    """Shown to the trainer in German; ``problems`` lists validation findings."""
+class EditorError(TrainerError, ValueError):
+    """A draft was not stored or decided; ``problems`` lists validation findings."""
 
-    def __init__(self, message: str, problems: Optional[List[str]] = None, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, problems: Optional[List[str]] = None, status_code: Optional[int] = None) -> None:
+        super().__init__(message, status_code)
         self.problems = problems or []
-        self.status_code = status_code
 
 
 def _yaml():  # type: ignore[no-untyped-def]
@@ -374,18 +373,6 @@ def _with_approval(yaml_text: str, approver: str, today: dt.date) -> str:
     return out.getvalue()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 @dataclasses.dataclass(frozen=True)
 class Approval:
     draft: TrainerKbDraft
@@ -414,12 +401,12 @@ def approve(settings: Settings, draft_id: int, approver: str, approver_name: str
             )
         final = _with_approval(draft.yaml_text, approver_name, today)
         kb = validate(settings, draft.service_slug, final)
-        _atomic_write(path, final)
+        atomic_write_text(path, final)
         try:
             with session_scope(settings.db_url) as session:
                 import_knowledge(session, kb)
         except Exception:
-            _atomic_write(path, current)  # the database import failed: the file goes back too
+            atomic_write_text(path, current)  # the database import failed: the file goes back too
             raise
         lookups_changed = False
         if settings.knowledge_dir.resolve() == (PROJECT_ROOT / "knowledge" / "geldern").resolve():

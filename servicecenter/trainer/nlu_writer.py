@@ -10,9 +10,7 @@ cannot learn two answers for one sentence).
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import yaml
 
 from servicecenter import PROJECT_ROOT
+from servicecenter.files import atomic_write_text
 
 NLU_DIR = PROJECT_ROOT / "bot" / "data" / "nlu"
 CURATED_FILE = NLU_DIR / "curated.yml"
@@ -239,13 +238,4 @@ def _append(path: Path, intent: str, line: str) -> None:
         for i in check.get("nlu") or []
     ):
         raise ExampleRejected("Das Beispiel konnte nicht sicher in die Datei geschrieben werden.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(rendered)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, rendered)

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from servicecenter.db import session_scope
+from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.inbox import CHANNEL_LABELS, events_table_present
 from servicecenter.trainer.models import CONVERSATION_TAGS, TrainerConversationTag, TrainerMessage
 from servicecenter.trainer.redaction import default_redactor
@@ -27,11 +28,8 @@ MAX_EVENTS = 1000
 SHOWN_ACTIONS_SKIP = {"action_listen", "action_session_start"}
 
 
-class ReviewError(ValueError):
-    def __init__(self, message: str, status_code: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status_code = status_code
+class ReviewError(TrainerError, ValueError):
+    """A review tag or note was not stored."""
 
 
 @dataclasses.dataclass

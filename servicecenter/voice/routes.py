@@ -7,9 +7,11 @@ look the ticket up in the database instead (``ASSISTANT_ROUTE_LOOKUP=database``)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Optional, Protocol
+from pathlib import Path
+from typing import Any, Optional, Protocol
 
 import aiohttp
 
@@ -33,6 +35,21 @@ class RouteLookupError(RuntimeError):
     """The route could not be asked for (console down, bad answer)."""
 
 
+def route_from_answer(body: Any) -> Optional[Route]:
+    """A :class:`Route` from the route API's answer (see ``servicecenter.handoff.calls``)."""
+    try:
+        target = body["target"]
+        kind, uri = target["kind"], target.get("uri")
+        handoff, department = str(body["handoff_id"]), str(body["department"])
+    except (KeyError, TypeError, AttributeError) as err:
+        raise RouteLookupError("route API answer lacks handoff_id/department/target") from err
+    if kind == "callback":  # no live transfer: the gateway offers a callback instead
+        return Route(handoff, department, "callback", "")
+    if kind not in ("queue", "sip", "phone") or not uri:
+        return None
+    return Route(handoff, department, str(kind), str(uri))
+
+
 class ConsoleRoutes:
     def __init__(self, console_url: str, token: str, timeout: float = 5.0) -> None:
         self.base = console_url.rstrip("/")
@@ -51,61 +68,26 @@ class ConsoleRoutes:
                     body = await resp.json()
         except (aiohttp.ClientError, TimeoutError, ValueError) as err:
             raise RouteLookupError(f"route API not usable: {type(err).__name__}") from err
-        try:
-            target = body["target"]
-            kind, uri = target["kind"], target.get("uri")
-            handoff, department = str(body["handoff_id"]), str(body["department"])
-        except (KeyError, TypeError, AttributeError) as err:
-            raise RouteLookupError("route API answer lacks handoff_id/department/target") from err
-        if kind == "callback":  # no live transfer: the gateway offers a callback instead
-            return Route(handoff, department, "callback", "")
-        if kind not in ("queue", "sip", "phone") or not uri:
-            return None
-        return Route(handoff, department, str(kind), str(uri))
+        return route_from_answer(body)
 
 
 class DatabaseRoutes:
     """The same answer as the console's route API, computed from the tickets and routing.yml."""
 
-    def __init__(self, db_url: str, knowledge_dir) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, db_url: str, knowledge_dir: Path) -> None:
         self.db_url = db_url
         self.knowledge_dir = knowledge_dir
         self._kb = None
 
     def _lookup(self, call_id: str) -> Optional[Route]:
-        from servicecenter.handoff.live import open_live_ticket
+        from servicecenter.handoff.calls import call_route
         from servicecenter.handoff.routing import current_routing
         from servicecenter.knowledge.loader import load_knowledge
 
-        ticket = open_live_ticket(call_id, self.db_url)
-        if ticket is None:
-            return self._callback(call_id)
         if self._kb is None:
             self._kb = load_knowledge(self.knowledge_dir)
-        routing = current_routing(self._kb, self.knowledge_dir)
-        uri = routing.transfer_uri(ticket.department_slug)
-        if uri is None:
-            return None
-        target = routing.targets[ticket.department_slug]
-        return Route(ticket.id, ticket.department_slug, "sip" if target.sip_uri else "queue", uri)
-
-    def _callback(self, call_id: str) -> Optional[Route]:
-        from sqlalchemy import select
-
-        from servicecenter.db import session_scope
-        from servicecenter.handoff.tickets import OPEN_STATUSES
-        from servicecenter.models import Ticket
-
-        with session_scope(self.db_url) as session:
-            ticket = session.execute(
-                select(Ticket)
-                .where(Ticket.conversation_id == call_id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-                .order_by(Ticket.created_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            return Route(ticket.id, ticket.department_slug, "callback", "") if ticket is not None else None
+        body = call_route(call_id, current_routing(self._kb, self.knowledge_dir), self.db_url)
+        return None if body is None else route_from_answer(body)
 
     async def route(self, call_id: str) -> Optional[Route]:
-        import asyncio
-
         return await asyncio.get_running_loop().run_in_executor(None, self._lookup, call_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -17,6 +17,7 @@ from servicecenter.reports.sample_data import BERLIN, Writer
 from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database
+from tests.e2e.console_login import signed_in
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
@@ -65,17 +66,7 @@ def browser() -> Iterator["sync_api.Browser"]:
 def signed_in_page(browser, console, role: str):  # type: ignore[no-untyped-def]
     username = f"{role}-{uuid.uuid4().hex[:8]}"
     accounts.add_user(username, PASSWORD, role, None, url=console["db"])
-    context = browser.new_context(locale="de-DE")
-    page = context.new_page()
-    errors: List[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{console['url']}/console/login")
-    page.fill("#login-username", username)
-    page.fill("#login-password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return context, page, errors
+    return signed_in(browser, console["url"], username, PASSWORD)
 
 
 def test_supervisor_sees_figures_charts_and_drills_down_to_a_conversation(browser, console) -> None:

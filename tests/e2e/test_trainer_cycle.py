@@ -22,6 +22,7 @@ from typing import Iterator
 import pytest
 
 from servicecenter import PROJECT_ROOT
+from tests.e2e.console_login import signed_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -114,16 +115,8 @@ def ask(browser: "sync_api.Browser", console_url: str, question: str) -> str:
 
 
 def sign_in(browser: "sync_api.Browser", console_url: str, username: str) -> "sync_api.Page":
-    context = browser.new_context(locale="de-DE")
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    _, page, errors = signed_in(browser, console_url, username, PASSWORD)
     page.errors = errors  # type: ignore[attr-defined]
-    page.goto(f"{console_url}/console/login")
-    page.fill("#login-username", username)
-    page.fill("#login-password", PASSWORD)
-    page.click("button:has-text('Anmelden')")
-    page.wait_for_url(re.compile(r".*/console/.*"))
     return page
 
 

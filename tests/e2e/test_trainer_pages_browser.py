@@ -9,7 +9,7 @@ import json
 import shutil
 import time
 import uuid
-from typing import Iterator, List
+from typing import Iterator
 
 import pytest
 
@@ -22,6 +22,7 @@ from servicecenter.reports.events import RASA_EVENTS, create_events_table
 from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database
+from tests.e2e.console_login import signed_in
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
@@ -75,16 +76,8 @@ def page(console) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         username = f"trainer-{uuid.uuid4().hex[:8]}"
         accounts.add_user(username, PASSWORD, "trainer", None, url=console["db"])
-        context = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        errors: List[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{console['url']}/console/login")
-        page.fill("#login-username", username)
-        page.fill("#login-password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        _, page, errors = signed_in(browser, console["url"], username, PASSWORD,
+                                    viewport={"width": 1280, "height": 800})
         yield page, errors
         browser.close()
 
