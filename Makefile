@@ -44,6 +44,8 @@ prepare: install
 	$(ASSISTANT) prepare
 
 run: prepare
+	@$(ASSISTANT) models download --if-missing || \
+	  echo "Voice stays off until a Vosk model is there: see README, section Voice."
 	$(ASSISTANT) run --no-prepare
 
 test: prepare

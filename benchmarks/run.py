@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.procs import process_age_s, tree_rss_mib  # noqa: E402
 from servicecenter import PROJECT_ROOT  # noqa: E402
 
 MESSAGES = 500
@@ -83,40 +84,6 @@ def latency_figures(seconds: Sequence[float], errors: int = 0) -> Dict[str, Any]
         "mean_ms": round(sum(ms) / len(ms), 1),
         "max_ms": round(max(ms), 1),
     }
-
-
-def _process_tree(pid: int) -> List[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                pass
-    return pids
-
-
-def rss_mb(pid: int) -> Optional[float]:
-    """Resident memory of a process and its children in MiB (VmRSS from /proc)."""
-    total_kb = 0
-    for member in _process_tree(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total_kb / 1024, 1) if total_kb else None
-
-
-def process_age_s(pid: int) -> float:
-    """Seconds since the process started (from /proc/<pid>/stat, clock ticks since boot)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return time.clock_gettime(time.CLOCK_BOOTTIME) - started
 
 
 def _timed(label: str, func: Callable[[], Any]) -> Tuple[Any, float]:
@@ -317,17 +284,17 @@ def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
                 f"HTTP: {len(plan)} messages to {REST_PATH}", lambda: run_http(stack.rasa_port, plan)
             )
             figures["http"] = latency_figures(latencies, errors)
-            memory = {"rasa_server": rss_mb(procs["rasa"]), "action_server": rss_mb(procs["actions"])}
+            memory = {"rasa_server": tree_rss_mib(procs["rasa"]), "action_server": tree_rss_mib(procs["actions"])}
 
             async def in_process() -> Tuple[float, List[float], Optional[float], Optional[float]]:
-                before = rss_mb(os.getpid())
+                before = tree_rss_mib(os.getpid())
                 started = time.perf_counter()
                 agent = await load_agent(model, stack.actions_url)
                 load_s = time.perf_counter() - started
                 await run_in_process(agent, warmup)
                 print(f"• in process: {len(plan)} messages through Agent.handle_message", flush=True)
                 measured = await run_in_process(agent, plan)
-                return load_s, measured, before, rss_mb(os.getpid())
+                return load_s, measured, before, tree_rss_mib(os.getpid())
 
             print("• in process: load_agent", flush=True)
             load_s, measured, rss_before, rss_after = asyncio.run(in_process())
@@ -346,7 +313,7 @@ def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
             with_conn.request("GET", "/")
             with_conn.getresponse().read()
             with_conn.close()
-            memory["console"] = rss_mb(console.popen.pid)
+            memory["console"] = tree_rss_mib(console.popen.pid)
             from benchmarks import trainer as trainer_bench
 
             figures["model_swap"], _ = _timed("model swap: PUT /model until the first answer",

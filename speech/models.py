@@ -2,8 +2,12 @@
 
 ``assistant models download`` fetches an archive from alphacephei.com, checks its SHA-256
 against the value recorded here and unpacks it under ``models/vosk/``. Alphacephei does
-not publish checksums; a model whose checksum is not recorded below is only unpacked when
-the operator passes the expected value (``--sha256``), so an archive is never trusted blind.
+not publish checksums. The values below are the digests that independent public projects
+pinning the same archives agree on (the small model: a Yocto recipe and several
+applications; the large model: one project); they were not recomputed from a download on
+this project's build machines, which cannot reach alphacephei.com. A mismatch unpacks
+nothing. A model without a recorded checksum is only unpacked when the operator passes the
+expected value (``--sha256``), so an archive is never trusted blind.
 """
 
 from __future__ import annotations
@@ -36,9 +40,13 @@ class ModelInfo:
 
 MODELS = {
     "vosk-model-small-de-0.15": ModelInfo(
-        "vosk-model-small-de-0.15", 45, None, "small German model (default; ~300 MB RAM per process)"),
+        "vosk-model-small-de-0.15", 45,
+        "b7e53c90b1f0a38456f4cd62b366ecd58803cd97cd42b06438e2c131713d5e43",
+        "small German model (default; ~300 MB RAM per process)"),
     "vosk-model-de-0.21": ModelInfo(
-        "vosk-model-de-0.21", 1900, None, "large German model (more accurate; several GB RAM)"),
+        "vosk-model-de-0.21", 1900,
+        "fb45a53025a50830b16bcda94146f90e22166501bb3693b009cabed796dbaaa0",
+        "large German model (more accurate; several GB RAM)"),
 }
 DEFAULT_MODEL = "vosk-model-small-de-0.15"
 
@@ -100,7 +108,12 @@ def download(
                 f"  assistant models download --model {name} --sha256 {digest}"
             )
         if digest != expected:
-            raise ModelError(f"SHA-256 mismatch for {name}: expected {expected}, got {digest}; nothing unpacked")
+            raise ModelError(
+                f"SHA-256 mismatch for {name}: expected {expected}, got {digest}; nothing unpacked.\n"
+                f"The archive at {url or info.url} is not the one recorded. If its publisher has replaced it, "
+                f"verify the new archive with a source you trust and run:\n"
+                f"  assistant models download --model {name} --sha256 <verified value>"
+            )
         _unpack(archive, Path(tmp) / "unpacked")
         unpacked = Path(tmp) / "unpacked" / name
         if not is_model(unpacked):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import AsyncIterator, List, Optional, Tuple
 
-from speech.audio import read_wav, resample, to_internal
+from speech.audio import AudioFormatError, read_wav, resample, to_internal
 from speech.const import SAMPLE_RATE, TTS_TIMEOUT
 from speech.error import TextToSpeechError
 
@@ -67,6 +67,9 @@ def split_sentences(text: str) -> List[str]:
     return sentences
 
 
+EMPTY_WAV = (b"", 0, 2, 1)
+
+
 def _worker_main(conn: Connection, voice: str, rate: int, volume: float) -> None:
     """Worker process: one pyttsx3 engine; requests are texts, answers WAV frames or an error."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -86,13 +89,19 @@ def _worker_main(conn: Connection, voice: str, rate: int, volume: float) -> None
                 break
             try:
                 # pyttsx3's espeak driver now and then returns from runAndWait() before it wrote
-                # any audio; an empty result is rendered again (a real failure stays empty).
+                # the audio (no file, an empty one or only part of its header, seen under CPU
+                # load); such a result is rendered again (a real failure stays empty).
                 for _ in range(3):
                     engine.save_to_file(text, path)
                     engine.runAndWait()
-                    result = read_wav(path) if os.path.exists(path) else (b"", 0, 2, 1)
+                    try:
+                        result = read_wav(path) if os.path.exists(path) else EMPTY_WAV
+                    except AudioFormatError:
+                        result = EMPTY_WAV
                     if result[0]:
                         break
+                    if os.path.exists(path):
+                        os.unlink(path)
                 conn.send(("ok", result))
             except Exception as err:  # reported to the parent, which raises a typed error
                 conn.send(("error", f"{type(err).__name__}: {err}"))

@@ -63,7 +63,7 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
         routes = ConsoleRoutes(f"http://127.0.0.1:{settings.console_port}", token)  # type: ignore[assignment]
     return VoiceServices(
         stt=engine, tts=tts, dialogue=RasaVoiceDialogue(settings.rasa_url), routes=routes,
-        fallback=fallback_target(settings),
+        fallback=fallback_target(settings), callback_email=callback_email(settings),
         silence_seconds=voice.silence_seconds, turn_timeout=voice.turn_timeout,
         max_call_seconds=voice.max_call_seconds, db_url=settings.db_url,
     )
@@ -72,20 +72,41 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
 FALLBACK_DEPARTMENT = "zentrale"  # the ServiceCenter's own agent queue (routing.yml)
 
 
-def fallback_target(settings: Settings):  # type: ignore[no-untyped-def]
-    """A function giving the ServiceCenter queue's SIP URI while it is staffed, else None."""
+def _knowledge_and_routing(settings: Settings):  # type: ignore[no-untyped-def]
+    """A function giving the knowledge base (loaded once) and the current routing.yml."""
     from servicecenter.handoff.routing import current_routing
     from servicecenter.knowledge.loader import load_knowledge
 
     cache: dict = {}
 
-    def target() -> Optional[str]:
+    def current():  # type: ignore[no-untyped-def]
         if "kb" not in cache:
             cache["kb"] = load_knowledge(settings.knowledge_dir)
-        routing = current_routing(cache["kb"], settings.knowledge_dir)
+        return cache["kb"], current_routing(cache["kb"], settings.knowledge_dir)
+
+    return current
+
+
+def fallback_target(settings: Settings):  # type: ignore[no-untyped-def]
+    """A function giving the ServiceCenter queue's SIP URI while it is staffed, else None."""
+    current = _knowledge_and_routing(settings)
+
+    def target() -> Optional[str]:
+        _, routing = current()
         return routing.transfer_uri(FALLBACK_DEPARTMENT) if routing.is_open() else None
 
     return target
+
+
+def callback_email(settings: Settings):  # type: ignore[no-untyped-def]
+    """A function giving the department's address for a callback notice (see routing.yml)."""
+    current = _knowledge_and_routing(settings)
+
+    def address(department: str) -> Optional[str]:
+        kb, routing = current()
+        return routing.callback_email(department, kb)
+
+    return address
 
 
 async def serve(settings: Settings, voice: VoiceSettings, model) -> None:  # type: ignore[no-untyped-def]
@@ -135,20 +156,29 @@ def workers_needed(voice: VoiceSettings) -> int:
     return max(1, math.ceil(voice.max_calls / CALLS_PER_PROCESS))
 
 
-def supervise(voice: VoiceSettings, count: int) -> int:
-    """Run ``count`` worker processes on consecutive ports; restart one that dies."""
+def worker_env(voice: VoiceSettings, index: int) -> dict:
+    """The settings worker ``index`` runs with (on top of the supervisor's environment)."""
+    return {
+        "ASSISTANT_SIP_PORT": str(voice.sip_port + index),
+        "ASSISTANT_RTP_PORT": str(voice.rtp_port + index * voice.rtp_port_range),
+        "ASSISTANT_MAX_CALLS": str(min(CALLS_PER_PROCESS, voice.max_calls - index * CALLS_PER_PROCESS)),
+        # The browser voice socket runs in the first worker only.
+        "ASSISTANT_VOICE_WS_PORT": str(voice.voice_ws_port if index == 0 else 0),
+        # So does the registration as an extension (README "Voice": PBXes ring every contact
+        # of an extension at once, so several registered workers would all answer each call).
+        "ASSISTANT_SIP_REGISTRAR": voice.sip_registrar if index == 0 else "",
+    }
+
+
+def supervise(voice: VoiceSettings, count: int, module: str = "servicecenter.voice") -> int:
+    """Run ``count`` worker processes (``python -m module --worker``) on consecutive ports;
+    restart one that dies."""
     stopping = False
 
     def spawn(index: int) -> subprocess.Popen:
         env = dict(os.environ)
-        env.update({
-            "ASSISTANT_SIP_PORT": str(voice.sip_port + index),
-            "ASSISTANT_RTP_PORT": str(voice.rtp_port + index * voice.rtp_port_range),
-            "ASSISTANT_MAX_CALLS": str(min(CALLS_PER_PROCESS, voice.max_calls - index * CALLS_PER_PROCESS)),
-            # The browser voice socket runs in the first worker only.
-            "ASSISTANT_VOICE_WS_PORT": str(voice.voice_ws_port if index == 0 else 0),
-        })
-        return subprocess.Popen([sys.executable, "-m", "servicecenter.voice", "--worker"], env=env)
+        env.update(worker_env(voice, index))
+        return subprocess.Popen([sys.executable, "-m", module, "--worker"], env=env)
 
     def stop(*_: object) -> None:
         nonlocal stopping
@@ -159,6 +189,10 @@ def supervise(voice: VoiceSettings, count: int) -> int:
     workers: List[subprocess.Popen] = [spawn(i) for i in range(count)]
     log.info("voice gateway: %d worker processes on SIP ports %d-%d", count, voice.sip_port,
              voice.sip_port + count - 1)
+    if voice.sip_registrar:
+        log.info("SIP registration: the worker on port %d registers the extension (up to %d calls through "
+                 "it); ports %d-%d take calls the PBX routes to them directly", voice.sip_port,
+                 CALLS_PER_PROCESS, voice.sip_port + 1, voice.sip_port + count - 1)
     while not stopping:
         time.sleep(0.5)
         for index, proc in enumerate(workers):
@@ -180,7 +214,7 @@ def supervise(voice: VoiceSettings, count: int) -> int:
     return 0
 
 
-def main(argv: Optional[list] = None) -> int:
+def main(argv: Optional[list] = None, worker_module: str = "servicecenter.voice") -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -196,7 +230,7 @@ def main(argv: Optional[list] = None) -> int:
         return NO_MODEL
     count = workers_needed(voice)
     if count > 1 and "--worker" not in argv:
-        return supervise(voice, count)
+        return supervise(voice, count, worker_module)
     asyncio.run(serve(settings, voice, model))
     return 0
 

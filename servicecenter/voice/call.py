@@ -7,7 +7,6 @@ transfer) and feeds it the caller's audio and DTMF digits.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from typing import Awaitable, Callable, Deque, Optional, Protocol, Set
 from sqlalchemy.exc import SQLAlchemyError
 
 from servicecenter.handoff.callback import normalise_phone
+from servicecenter.knowledge.loader import KnowledgeError
 from servicecenter.voice import callback, prompts, rating
 from servicecenter.voice.callback import DigitCollector, caller_number
 from servicecenter.voice.routes import RouteLookup, RouteLookupError
@@ -54,6 +54,8 @@ class VoiceServices:
     turn_timeout: float = 30.0
     max_call_seconds: float = 1800.0
     db_url: Optional[str] = None  # where a callback number is stored on the ticket
+    # The department's address for a callback notice (None: no mail, e.g. the ServiceCenter).
+    callback_email: Optional[Callable[[str], Optional[str]]] = None
     # Where a call goes when the assistant cannot answer: a SIP URI while staffed, else None.
     fallback: Optional[Callable[[], Optional[str]]] = None
 
@@ -329,7 +331,7 @@ class CallSession:
             if route.handoff_id in self._offered:
                 return False
             self._offered.add(route.handoff_id)
-            return await self._offer_callback(route.handoff_id)
+            return await self._offer_callback(route.handoff_id, route.department)
         await self.playback.drained()  # the caller hears where they are being connected
         log.info("call=%s transfer to department=%s kind=%s", self.call_id, route.department, route.kind)
         if await self.control.transfer(route.uri):
@@ -337,7 +339,7 @@ class CallSession:
         await self._say_and_end(prompts.TRANSFER_FAILED)
         return True
 
-    async def _offer_callback(self, ticket_id: str) -> bool:
+    async def _offer_callback(self, ticket_id: str, department: str) -> bool:
         """Ask for a callback number (From header confirmed with 1, or typed ending with #);
         True when the call was ended."""
         number = caller_number(self.caller_uri)
@@ -359,7 +361,7 @@ class CallSession:
                     await self._say(callback.INVALID)
                     continue
                 self._collector = None
-                if await self._store_callback(ticket_id, chosen):
+                if await self._store_callback(ticket_id, department, chosen):
                     log.info("call=%s callback number stored on ticket %s", self.call_id, ticket_id)
                     await self._say_and_end(callback.confirmation(chosen))
                     return True
@@ -371,16 +373,22 @@ class CallSession:
         await self._say(prompts.NO_CALLBACK)
         return False
 
-    async def _store_callback(self, ticket_id: str, number: str) -> bool:
+    async def _store_callback(self, ticket_id: str, department: str, number: str) -> bool:
+        """Store the number on the ticket and, in the same transaction, the department's e-mail
+        about the callback (the outbox sends it), as the web form does."""
         from servicecenter.handoff.tickets import TicketError, set_contact
 
         if not self.services.db_url:
             return False
-        store = functools.partial(set_contact, ticket_id, callback.contact(number), consent=True,
-                                  note="callback requested by phone", url=self.services.db_url)
+
+        def store() -> None:
+            notify = self.services.callback_email(department) if self.services.callback_email else None
+            set_contact(ticket_id, callback.contact(number), consent=True, note="callback requested by phone",
+                        notify=notify, url=self.services.db_url)
+
         try:
             await asyncio.get_running_loop().run_in_executor(None, store)
-        except (TicketError, SQLAlchemyError, ValueError):
+        except (TicketError, SQLAlchemyError, KnowledgeError, OSError, ValueError):
             log.exception("call=%s callback number could not be stored", self.call_id)
             return False
         return True

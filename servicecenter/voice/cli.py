@@ -8,9 +8,15 @@ import sys
 
 def cmd_models_download(args: argparse.Namespace) -> int:
     from servicecenter.settings import get_settings
-    from speech.models import ModelError, download
+    from servicecenter.voice.settings import get_voice_settings
+    from speech.models import ModelError, download, find_model
 
     settings = get_settings()
+    if args.if_missing:
+        present = find_model(settings.models_dir, get_voice_settings().vosk_model)
+        if present is not None:
+            print(f"Vosk model ready: {present}")
+            return 0
     print(f"Downloading {args.model} into {settings.models_dir / 'vosk'} ...", file=sys.stderr)
     try:
         path = download(args.model, settings.models_dir, sha256=args.sha256, url=args.url)
@@ -30,4 +36,6 @@ def install(sub: "argparse._SubParsersAction") -> None:
                    help=f"which model (default: {DEFAULT_MODEL}; vosk-model-de-0.21 is the large one)")
     p.add_argument("--sha256", help="expected SHA-256 of the archive (required where none is recorded)")
     p.add_argument("--url", help="download from a mirror instead of alphacephei.com")
+    p.add_argument("--if-missing", action="store_true",
+                   help="do nothing when a Vosk model is already there (models/vosk/ or ASSISTANT_VOSK_MODEL)")
     p.set_defaults(func=cmd_models_download)

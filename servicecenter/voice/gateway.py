@@ -10,29 +10,66 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ipaddress
 import logging
 import queue
 import threading
 import time
 import uuid
 import weakref
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import pjsua2 as pj
 
 from servicecenter.voice.call import CallSession, VoiceServices
+from servicecenter.voice.registration import Registration
 from servicecenter.voice.settings import VoiceSettings
+from servicecenter.voice.trace import TraceFile
 from speech.const import FRAME_MS, TELEPHONE_FRAME_BYTES, TELEPHONE_SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 ALLOWED_CODECS = ("PCMU/8000", "PCMA/8000")
 _SILENCE = bytes(TELEPHONE_FRAME_BYTES)
+RTP_GUARD_INTERVAL = 0.01  # seconds between two looks at where each call's RTP comes from
+
+IPAddress = Any  # ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_host(name: str) -> Optional[IPAddress]:
+    """The IP address of PJSIP's ``"ip:port"`` / ``"[ipv6]:port"``; None for none or 0.0.0.0."""
+    host = name.strip()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return None if address.is_unspecified else address
+
+
+class RtpSources:
+    """Where a call's RTP may come from: the configured networks, or else the caller's SDP
+    address and the address its SIP came from."""
+
+    def __init__(self, networks: Sequence[Any], addresses: Sequence[Optional[IPAddress]]) -> None:
+        self.networks = list(networks)
+        self.addresses = {a for a in addresses if a is not None}
+
+    def allows(self, address: IPAddress) -> bool:
+        if self.networks:
+            return any(address in network for network in self.networks)
+        return address in self.addresses
 
 
 class _LogWriter(pj.LogWriter):
     def write(self, entry: Any) -> None:  # noqa: A003 (PJSIP's method name)
-        log.log(logging.WARNING if entry.level <= 2 else logging.DEBUG, "pjsip: %s", entry.msg.rstrip())
+        message = entry.msg.rstrip()
+        # Registration failures are reported once, with a hint, by registration.py.
+        warn = entry.level <= 2 and "SIP registration failed" not in message
+        log.log(logging.WARNING if warn else logging.DEBUG, "pjsip: %s", message)
 
 
 class _MediaPort(pj.AudioMediaPort):
@@ -63,6 +100,10 @@ class _Call(pj.Call):
         self.port: Optional[_MediaPort] = None
         self.transfer_result: Optional[concurrent.futures.Future] = None
         self.disconnected = False
+        self.signalling_source: Optional[IPAddress] = None  # where the INVITE came from
+        self.media_index: Optional[int] = None
+        self.rtp_sources: Optional[RtpSources] = None
+        self.foreign_rtp = False  # RTP came from elsewhere: audio stopped, call being ended
 
     def onCallState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
@@ -78,6 +119,11 @@ class _Call(pj.Call):
         for index, media in enumerate(info.media):
             if media.type != pj.PJMEDIA_TYPE_AUDIO or media.status != pj.PJSUA_CALL_MEDIA_ACTIVE:
                 continue
+            if self.foreign_rtp:
+                return
+            # Known before the first frame leaves: the SDP (offer, re-INVITE) names the caller.
+            self.media_index = index
+            self.rtp_sources = self.gateway.rtp_sources(self, index)
             if self.port is None:
                 self.gateway.media_ready(self)
             assert self.port is not None
@@ -104,7 +150,12 @@ class _Account(pj.Account):
         self.gateway = gateway
 
     def onIncomingCall(self, prm: Any) -> None:  # noqa: N802
-        self.gateway.incoming(_Call(self.gateway, self, prm.callId))
+        call = _Call(self.gateway, self, prm.callId)
+        call.signalling_source = address_host(prm.rdata.srcAddress)
+        self.gateway.incoming(call)
+
+    def onRegState(self, prm: Any) -> None:  # noqa: N802
+        self.gateway.registration.changed(prm.code, prm.reason, prm.expiration)
 
 
 class _Control:
@@ -169,6 +220,10 @@ class Gateway:
         self._garbage: list = []
         self._timers: list = []  # (monotonic deadline, command) run by the PJSIP thread
         self._account: Optional[_Account] = None
+        self._rtp_networks = settings.rtp_allowed_networks
+        self._next_rtp_check = 0.0
+        self.trace = TraceFile(settings.voice_trace_dir) if settings.voice_trace_dir else None
+        self.registration = Registration(settings)  # as an extension of a PBX, when configured
 
     # --- threads ------------------------------------------------------------------------------
     def to_loop(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -190,6 +245,8 @@ class Gateway:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(15)
+        if self.trace is not None:
+            self.trace.close()
 
     def _pj_main(self) -> None:
         ep = pj.Endpoint()
@@ -215,11 +272,13 @@ class Gateway:
                     except pj.Error as err:
                         log.warning("pjsip command failed: %s", err.reason)
                 self._run_due_timers()
+                self._check_rtp_sources()
                 self._garbage.clear()  # call objects of ended calls, dropped outside their callbacks
         finally:
             ep.hangupAllCalls()
             for _ in range(20):
                 ep.libHandleEvents(10)
+            self._unregister(ep)
             # PJSIP objects must die in this (registered) thread, before the library does.
             for call in self.calls.values():
                 call.port = None
@@ -228,6 +287,22 @@ class Gateway:
             self._garbage.clear()
             self._account = None
             ep.libDestroy()
+
+    def _unregister(self, ep: pj.Endpoint) -> None:
+        """Remove the contact at the registrar (REGISTER with Expires: 0) and wait for its answer."""
+        if self._account is None or not self.registration.enabled:
+            return
+        try:
+            if not self._account.getInfo().regIsActive:
+                return
+            self.registration.stopping()
+            self._account.setRegistration(False)
+        except pj.Error as err:
+            log.warning("SIP unregistration failed: %s", err.reason)
+            return
+        deadline = time.monotonic() + 2.5
+        while self.registration.status.state == "registered" and time.monotonic() < deadline:
+            ep.libHandleEvents(10)
 
     def _run_due_timers(self) -> None:
         if not self._timers:
@@ -282,10 +357,56 @@ class Gateway:
         acc.mediaConfig.transportConfig.boundAddress = s.sip_host
         if s.sip_public_address:
             acc.mediaConfig.transportConfig.publicAddress = s.sip_public_address
+        self.registration.configure(acc, pj)
         self._account = _Account(self)
         self._account.create(acc, True)
         log.info("SIP endpoint listening on %s:%d/udp (G.711 PCMA/PCMU, RTP from %d)",
                  s.sip_host, s.sip_port, s.rtp_port)
+
+    # --- RTP source guard (PJSIP thread) -------------------------------------------------
+    def rtp_sources(self, call: _Call, index: int) -> RtpSources:
+        sdp = None
+        try:
+            sdp = address_host(call.getStreamInfo(index).remoteRtpAddress)
+        except pj.Error:
+            pass
+        return RtpSources(self._rtp_networks, [sdp, call.signalling_source])
+
+    def _check_rtp_sources(self) -> None:
+        """PJSIP follows RTP to a new source address (symmetric RTP for callers behind NAT):
+        while the caller sends nothing, a stranger's first packet redirects the call's audio
+        to the stranger. Every RTP_GUARD_INTERVAL, each call's last RTP/RTCP source is checked;
+        one outside the allowed sources stops the call's audio at once and ends the call."""
+        now = time.monotonic()
+        if now < self._next_rtp_check or not self.calls:
+            return
+        self._next_rtp_check = now + RTP_GUARD_INTERVAL
+        for call in list(self.calls.values()):
+            if call.media_index is None or call.rtp_sources is None or call.foreign_rtp or call.disconnected:
+                continue
+            try:
+                info = call.getMedTransportInfo(call.media_index)
+            except pj.Error:
+                continue
+            for name in (info.srcRtpName, info.srcRtcpName):
+                source = address_host(name)
+                if source is not None and not call.rtp_sources.allows(source):
+                    self._foreign_rtp(call, source)
+                    break
+
+    def _foreign_rtp(self, call: _Call, source: IPAddress) -> None:
+        call.foreign_rtp = True
+        if call.session is not None:
+            call.session.playback.clear()
+        if call.port is not None and call.media_index is not None:
+            try:
+                audio = call.getAudioMedia(call.media_index)
+                call.port.stopTransmit(audio)
+                audio.stopTransmit(call.port)
+            except pj.Error:
+                pass
+        log.warning("call=%s RTP from an unexpected address %s: audio stopped, call ended", call.id, source)
+        self.hangup(call)
 
     # --- PJSIP thread callbacks -----------------------------------------------------------
     def incoming(self, call: _Call) -> None:
@@ -330,9 +451,12 @@ class Gateway:
         assert self._loop is not None
 
         caller = call.getInfo().remoteUri
+        trace = self.trace
+        if trace is not None and call.media_index is not None:
+            trace.call_started(call.id, call.getStreamInfo(call.media_index).remoteRtpAddress)
 
         async def make() -> CallSession:  # a session belongs to the event loop
-            return CallSession(call.id, _Control(self, call), self.services, caller_uri=caller)
+            return CallSession(call.id, _Control(self, call), self.services, on_event=trace, caller_uri=caller)
 
         session = asyncio.run_coroutine_threadsafe(make(), self._loop).result(10)
         call.session = session

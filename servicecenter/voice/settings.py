@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Union
 
-from pydantic import BaseSettings, ValidationError, validator
+from pydantic import BaseSettings, SecretStr, ValidationError, validator
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.settings import SettingsError
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+SIP_HOST = re.compile(rf"^{_HOST}$")
+SIP_URI = re.compile(rf"^sip:(?:[^@\s:;]+@)?(?P<host>{_HOST})(?::(?P<port>[0-9]{{1,5}}))?(?:;[^\s]*)?$")
+SIP_USER = re.compile(r"^[^\s@:;<>\"]+$")
 
 
 class VoiceSettings(BaseSettings):
@@ -21,6 +29,14 @@ class VoiceSettings(BaseSettings):
     sip_port: int = 5060
     # Address written into SDP when the gateway sits behind NAT; default: sip_host.
     sip_public_address: str = ""
+    # Registration as an extension of a PBX (README "Voice"). Empty registrar: no REGISTER, the
+    # PBX routes calls to sip_host:sip_port directly (trunk).
+    sip_registrar: str = ""  # SIP URI of the registrar, e.g. sip:pbx.example.org:5060
+    sip_username: str = ""  # the extension; also the digest user name
+    sip_password: SecretStr = SecretStr("")
+    sip_auth_realm: str = "*"  # "*": answer any realm the registrar challenges with
+    sip_register_seconds: int = 300  # expiry asked for; refreshed before it runs out
+    sip_extension_domain: str = ""  # domain of the extension's address; default: registrar host
     rtp_port: int = 40000
     rtp_port_range: int = 400
     max_calls: int = 8  # more than 4 runs several worker processes (see __main__)
@@ -39,6 +55,12 @@ class VoiceSettings(BaseSettings):
     # Where the transfer target of a call comes from: the console's route API, or the
     # database directly (single-machine installs without the console).
     route_lookup: str = "console"
+    # Where a call's RTP may come from (comma-separated addresses or CIDR networks); RTP from
+    # anywhere else stops the call's audio and ends the call. Empty: the IP address in the
+    # caller's SDP and the IP address the call's SIP came from.
+    voice_rtp_allowed_sources: str = ""
+    # A folder for a JSON-lines pipeline trace per gateway process (benchmarks); empty: off.
+    voice_trace_dir: Optional[Path] = None
 
     class Config:
         env_prefix = "ASSISTANT_"
@@ -50,6 +72,56 @@ class VoiceSettings(BaseSettings):
         if not 1 <= value <= 65535:
             raise ValueError("must be a UDP port between 1 and 65535")
         return value
+
+    @validator("sip_registrar")
+    def _registrar(cls, value: str) -> str:  # noqa: N805
+        value = value.strip()
+        if value and not SIP_URI.match(value):
+            raise ValueError("must be the SIP URI of the PBX's registrar, e.g. sip:pbx.example.org or "
+                             "sip:192.0.2.10:5060 (empty: no registration)")
+        if re.search(r";transport=(?!udp\b)", value, re.IGNORECASE):
+            raise ValueError("must use UDP: the gateway speaks SIP over UDP only (drop ';transport=...')")
+        return value
+
+    @validator("sip_username", always=True)
+    def _username(cls, value: str, values: dict) -> str:  # noqa: N805
+        value = value.strip()
+        if value and not SIP_USER.match(value):
+            raise ValueError("must be the extension's user name without spaces, '@' or ':' (e.g. 4711)")
+        if not value and values.get("sip_registrar"):
+            raise ValueError("is required when ASSISTANT_SIP_REGISTRAR is set: the extension to register as")
+        return value
+
+    @validator("sip_auth_realm")
+    def _realm(cls, value: str) -> str:  # noqa: N805
+        value = value.strip()
+        if not value or '"' in value:
+            raise ValueError("must be the registrar's digest realm, or * for any realm")
+        return value
+
+    @validator("sip_register_seconds")
+    def _register_seconds(cls, value: int) -> int:  # noqa: N805
+        if not 60 <= value <= 86400:
+            raise ValueError("must be between 60 and 86400 seconds (PBXes commonly accept 60 to 3600)")
+        return value
+
+    @validator("sip_extension_domain")
+    def _domain(cls, value: str) -> str:  # noqa: N805
+        value = value.strip()
+        if value and not SIP_HOST.match(value):
+            raise ValueError("must be a host name or IP address (no 'sip:', no port), e.g. pbx.example.org")
+        return value
+
+    @property
+    def registrar_host(self) -> str:
+        """The registrar's host (no port, no parameters), '' when not registering."""
+        match = SIP_URI.match(self.sip_registrar)
+        return match.group("host") if match else ""
+
+    @property
+    def extension_uri(self) -> str:
+        """The address of record the gateway registers (``sip:<extension>@<domain>``)."""
+        return f"sip:{self.sip_username}@{self.sip_extension_domain or self.registrar_host}"
 
     @validator("voice_answer_delay_ms")
     def _answer_delay(cls, value: int) -> int:  # noqa: N805
@@ -84,6 +156,24 @@ class VoiceSettings(BaseSettings):
         if value not in ("console", "database"):
             raise ValueError("must be 'console' or 'database'")
         return value
+
+    @validator("voice_rtp_allowed_sources")
+    def _rtp_sources(cls, value: str) -> str:  # noqa: N805
+        try:
+            rtp_source_networks(value)
+        except ValueError:
+            raise ValueError("must be comma-separated IP addresses or networks, e.g. "
+                             "192.0.2.10,198.51.100.0/24 (empty: the caller's own addresses)") from None
+        return value.strip()
+
+    @property
+    def rtp_allowed_networks(self) -> List[IPNetwork]:
+        return rtp_source_networks(self.voice_rtp_allowed_sources)
+
+
+def rtp_source_networks(value: str) -> List[IPNetwork]:
+    """``"192.0.2.10, 198.51.100.0/24"`` -> networks; ValueError for anything else."""
+    return [ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

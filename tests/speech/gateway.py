@@ -181,3 +181,18 @@ def write_rtp_pcap(path: Path, pcm8k: bytes, payload_type: int = 0) -> Path:
         out.append(struct.pack("<IIII", usec // 1_000_000, usec % 1_000_000, len(packet), len(packet)) + packet)
     path.write_bytes(b"".join(out))
     return path
+
+
+def stack_env(stack, **overrides: str) -> Dict[str, str]:  # type: ignore[no-untyped-def]
+    """Environment for a gateway that talks to the test ``stack``: its database, knowledge copy,
+    Rasa and console, and its var dir (the same secret key, so the same telephony token)."""
+    env = {
+        "ASSISTANT_DATABASE_URL": stack.settings.db_url,
+        "ASSISTANT_KNOWLEDGE_DIR": str(stack.knowledge_dir),
+        "ASSISTANT_VAR_DIR": str(stack.settings.var_dir),
+        "ASSISTANT_RASA_PORT": str(stack.rasa_port),
+        "ASSISTANT_CONSOLE_PORT": str(stack.console_port),
+        "ASSISTANT_MAX_CALLS": "4",
+    }
+    env.update(overrides)
+    return env

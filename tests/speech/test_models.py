@@ -3,6 +3,7 @@ reachable here: a local HTTP server stands in for it, serving a model-shaped zip
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 
 from servicecenter import PROJECT_ROOT
-from speech.models import ModelError, download, find_model
+from speech.models import MODELS, ModelError, download, find_model
 
 NAME = "vosk-model-small-de-0.15"
 
@@ -44,11 +45,24 @@ def stand_in_for_alphacephei(folder, payload: bytes):
         server.shutdown()
 
 
-def test_an_archive_without_recorded_checksum_is_not_unpacked_and_its_digest_is_shown(tmp_path):
+def test_the_german_models_have_recorded_checksums_and_other_bytes_are_refused(tmp_path):
+    assert all(len(MODELS[name].sha256 or "") == 64 for name in ("vosk-model-small-de-0.15", "vosk-model-de-0.21"))
+    payload = model_zip()  # the stand-in's archive is not the published one
+    with stand_in_for_alphacephei(tmp_path, payload) as url:
+        with pytest.raises(ModelError) as info:
+            download(NAME, tmp_path / "models", url=url, progress=lambda *a: None)
+    assert "mismatch" in str(info.value) and hashlib.sha256(payload).hexdigest() in str(info.value)
+    assert "--sha256" in str(info.value)
+    assert find_model(tmp_path / "models") is None
+
+
+def test_an_archive_without_recorded_checksum_is_not_unpacked_and_its_digest_is_shown(tmp_path, monkeypatch):
+    monkeypatch.setitem(MODELS, NAME, dataclasses.replace(MODELS[NAME], sha256=None))
     payload = model_zip()
     with stand_in_for_alphacephei(tmp_path, payload) as url:
         with pytest.raises(ModelError) as info:
             download(NAME, tmp_path / "models", url=url, progress=lambda *a: None)
+    assert "no SHA-256 is recorded" in str(info.value)
     assert hashlib.sha256(payload).hexdigest() in str(info.value)
     assert "--sha256" in str(info.value)
     assert find_model(tmp_path / "models") is None
@@ -92,3 +106,14 @@ def test_without_a_model_voice_is_disabled_with_one_line_naming_the_command(tmp_
     assert proc.returncode == 3
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and "assistant models download" in lines[0] and "Voice disabled" in lines[0]
+
+
+def test_if_missing_keeps_a_model_that_is_there_without_downloading(tmp_path):
+    from tests.speech.conftest import korean_model_path
+
+    env = dict(os.environ, ASSISTANT_MODELS_DIR=str(tmp_path), ASSISTANT_VOSK_MODEL=str(korean_model_path()))
+    proc = subprocess.run([sys.executable, "-m", "servicecenter.cli", "models", "download", "--if-missing",
+                           "--url", "http://127.0.0.1:9/none.zip"], env=env, capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Vosk model ready" in proc.stdout and "Downloading" not in proc.stderr

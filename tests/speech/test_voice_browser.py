@@ -11,7 +11,7 @@ import pytest
 
 from servicecenter.stack import free_port, start_console
 from tests.speech.conftest import korean_model_path, silence
-from tests.speech.gateway import running_gateway
+from tests.speech.gateway import running_gateway, stack_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -42,15 +42,7 @@ def voice_page(stack, tmp_path, monkeypatch):
     console_port = free_port()
     console = start_console(stack.settings.copy(update={"console_port": console_port}), console_port,
                             stack.rasa_port, tmp_path)
-    env = {
-        "ASSISTANT_DATABASE_URL": stack.settings.db_url,
-        "ASSISTANT_KNOWLEDGE_DIR": str(stack.knowledge_dir),
-        "ASSISTANT_VAR_DIR": str(stack.settings.var_dir),
-        "ASSISTANT_RASA_PORT": str(stack.rasa_port),
-        "ASSISTANT_CONSOLE_PORT": str(console_port),
-        "ASSISTANT_VOICE_WS_PORT": str(ws_port),
-        "ASSISTANT_MAX_CALLS": "4",
-    }
+    env = stack_env(stack, ASSISTANT_CONSOLE_PORT=str(console_port), ASSISTANT_VOICE_WS_PORT=str(ws_port))
     try:
         with running_gateway(tmp_path, korean_model_path(), **env) as gateway:
             yield f"http://localhost:{console_port}/", gateway

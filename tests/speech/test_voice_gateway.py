@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from servicecenter import PROJECT_ROOT
 from servicecenter.stack import free_port
 from servicecenter.voice.health import sip_options_ok
+from speech.audio import ulaw_encode
 from tests.conftest import core_hours
 from tests.speech.conftest import korean_model_path
 from tests.speech.gateway import rtp_sink, running_gateway, sipp
@@ -176,18 +178,36 @@ def test_a_caller_who_hangs_up_while_it_rings_gets_487_and_the_next_call_is_answ
     assert sink.loudest() > 1000  # the next caller hears the greeting
 
 
+def _rtp(seq: int, ssrc: int, payload: bytes) -> bytes:
+    """One RTP packet (version 2, payload type 0 PCMU, 20 ms of 8 kHz per sequence number)."""
+    return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, ssrc) + payload
+
+
+LOUD_PCMU = ulaw_encode(struct.pack("<160h", *([12000, -12000] * 80)))
+
+
+def _spray(source: socket.socket, target, packets: int = 100) -> list:  # type: ignore[no-untyped-def]
+    """Send loud RTP from ``source`` to ``target`` every 20 ms; what ``source`` received meanwhile."""
+    received = []
+    for seq in range(packets):
+        source.sendto(_rtp(seq, 0x0BADCAFE, LOUD_PCMU), target)
+        time.sleep(0.02)
+        try:
+            while True:
+                received.append(source.recv(2048))
+        except BlockingIOError:
+            pass
+    return received
+
+
 def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
     """During an answered call in which the caller sends its RTP (20 ms packets, as phones and
     PBXes do), a third party (a plain UDP socket, not the caller) sends loud RTP to the call's
     media port. The assistant's audio keeps going to the address in the caller's SDP, never to
     the intruder; the call ends normally and the next call is served. (PJSIP latches onto a new
     source only after 10 consecutive packets from it with none from the caller in between.)"""
-    import struct
     import threading
 
-    from speech.audio import ulaw_encode
-
-    loud = ulaw_encode(struct.pack("<160h", *([12000, -12000] * 80)))
     quiet = ulaw_encode(bytes(320))
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unexpected_source:
@@ -211,8 +231,7 @@ def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
                 except socket.timeout:
                     pass
                 if gateway_media:
-                    caller_media.sendto(struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, 0x1234ABCD)
-                                        + quiet, gateway_media[0])
+                    caller_media.sendto(_rtp(seq, 0x1234ABCD, quiet), gateway_media[0])
                     seq += 1
 
         media = threading.Thread(target=caller_rtp, daemon=True)
@@ -226,16 +245,7 @@ def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
             time.sleep(0.05)
         assert gateway_media, "the call was not answered"
         time.sleep(0.3)  # the caller's RTP is flowing
-        received_by_intruder = 0
-        for seq in range(100):  # 2 s of 20 ms packets
-            unexpected_source.sendto(struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x0BADCAFE) + loud,
-                                     gateway_media[0])
-            time.sleep(0.02)
-            try:
-                while unexpected_source.recv(2048):
-                    received_by_intruder += 1
-            except BlockingIOError:
-                pass
+        received_by_intruder = len(_spray(unexpected_source, gateway_media[0]))  # 2 s of 20 ms packets
         before = to_caller[0]
         time.sleep(1.0)
         still_to_caller = to_caller[0] - before
@@ -250,3 +260,65 @@ def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
         run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=2000,
                    keys={"rtp_port": str(sink.port), "payload": "8", "codec": "PCMA"})
     assert run.ok, run.output
+
+
+def test_rtp_sprayed_at_a_silent_callers_call_gets_no_assistant_audio_and_ends_the_call(gateway):
+    """The caller sends no RTP at all (muted phone, one-way NAT), so PJSIP has no caller address
+    to hold on to and would follow the first packet from anywhere. A stranger on another address
+    (127.0.0.2, outside the default allowed sources: the caller's SDP and SIP address) sprays loud
+    RTP at the call's media port while the greeting plays. The gateway stops the call's audio and
+    ends the call with BYE; the stranger gets at most 2 audible packets (40 ms: the frames already
+    on their way when its first packet arrived), the log names the call and the stranger's
+    address but not the caller's number, and the next call is answered normally."""
+    import threading
+
+    from speech.audio import level, ulaw_decode
+
+    warnings_before = gateway.log().count("RTP from an unexpected address")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        caller_media.bind(("127.0.0.1", 0))
+        caller_media.settimeout(0.02)
+        stranger.bind(("127.0.0.2", 0))
+        stranger.setblocking(False)
+        gateway_media = []
+        greeting_heard = threading.Event()
+        done = threading.Event()
+        result = {}
+
+        def listen() -> None:  # the caller's phone: receives, never sends
+            while not done.is_set():
+                try:
+                    packet, addr = caller_media.recvfrom(2048)
+                except socket.timeout:
+                    continue
+                gateway_media.append(addr)
+                if level(ulaw_decode(packet[12:])) > 1000:
+                    greeting_heard.set()
+
+        media = threading.Thread(target=listen, daemon=True)
+        media.start()
+        caller = threading.Thread(target=lambda: result.update(run=sipp(
+            "wait_for_bye.xml", gateway.sip_port, gateway.tmp, timeout_s=60,
+            keys={"rtp_port": str(caller_media.getsockname()[1]), "payload": "0", "codec": "PCMU"})))
+        caller.start()
+        assert greeting_heard.wait(20), "the greeting did not reach the caller"
+        to_stranger = _spray(stranger, gateway_media[0])  # 2 s of 20 ms packets
+        caller.join(60)
+        done.set()
+        media.join(2)
+    assert result["run"].ok, result["run"].output  # the assistant ended the call with BYE
+    audible = [p for p in to_stranger if len(p) > 12 and level(ulaw_decode(p[12:])) > 300]
+    assert len(audible) <= 2, f"{len(audible)} audible packets of the assistant reached the stranger"
+    log = gateway.log()
+    warnings = [line for line in log.splitlines() if "RTP from an unexpected address" in line]
+    assert len(warnings) == warnings_before + 1
+    assert "WARNING" in warnings[-1] and "127.0.0.2" in warnings[-1] and "call=" in warnings[-1]
+    assert "02831123456" not in log  # the caller's number (SIP From) is never logged
+    assert gateway.process.poll() is None
+    with rtp_sink() as sink:
+        run = sipp("call_and_hang_up.xml", gateway.sip_port, gateway.tmp, duration_ms=2500,
+                   keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
+        time.sleep(0.3)
+    assert run.ok, run.output
+    assert sink.loudest() > 1000  # the next caller hears the greeting

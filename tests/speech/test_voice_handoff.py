@@ -8,21 +8,13 @@ import pytest
 
 from tests.conftest import core_hours
 from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import running_gateway, sipp
+from tests.speech.gateway import running_gateway, sipp, stack_env
 
 pytestmark = pytest.mark.integration
 
 
 def test_dtmf_zero_transfers_the_call_with_refer_to_the_agent_queue(stack, tmp_path):
-    settings = stack.settings
-    env = {
-        "ASSISTANT_DATABASE_URL": settings.db_url,
-        "ASSISTANT_KNOWLEDGE_DIR": str(stack.knowledge_dir),
-        "ASSISTANT_VAR_DIR": str(settings.var_dir),  # same secret key: same telephony token
-        "ASSISTANT_RASA_PORT": str(stack.rasa_port),
-        "ASSISTANT_CONSOLE_PORT": str(stack.console_port),
-        "ASSISTANT_MAX_CALLS": "4",
-    }
+    env = stack_env(stack)
     with core_hours(stack.knowledge_dir, staffed=True), running_gateway(tmp_path, korean_model_path(), **env) as gw:
         run = sipp("dtmf_zero_transfer.xml", gw.sip_port, tmp_path, timeout_s=90,
                    keys={"payload": "0", "codec": "PCMU", "refer_to": "sip:servicecenter@localhost"})
@@ -39,14 +31,7 @@ def test_outside_core_hours_the_caller_confirms_the_from_number_for_a_callback(s
     from servicecenter.models import Ticket
 
     settings = stack.settings
-    env = {
-        "ASSISTANT_DATABASE_URL": settings.db_url,
-        "ASSISTANT_KNOWLEDGE_DIR": str(stack.knowledge_dir),
-        "ASSISTANT_VAR_DIR": str(settings.var_dir),
-        "ASSISTANT_RASA_PORT": str(stack.rasa_port),
-        "ASSISTANT_CONSOLE_PORT": str(stack.console_port),
-        "ASSISTANT_MAX_CALLS": "4",
-    }
+    env = stack_env(stack)
     with core_hours(stack.knowledge_dir, staffed=False), running_gateway(tmp_path, korean_model_path(), **env) as gw:
         # SIPp waits 50 s after pressing 0 (Rasa's spoken answer, then the offer starts), then presses 1.
         run = sipp("dtmf_zero_callback.xml", gw.sip_port, tmp_path, duration_ms=50000, timeout_s=150,

@@ -13,51 +13,30 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List
+from typing import List
 
 import pytest
-import yaml
 from sqlalchemy import insert, select
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.reports.events import RASA_EVENTS, create_events_table
 from servicecenter.reports.models import Feedback
+from tests.conftest import edited_yaml
 from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import running_gateway, sipp
+from tests.speech.gateway import running_gateway, sipp, stack_env
 
 QUESTION = "Was kostet ein Reisepass?"
 
 
-@contextmanager
-def voice_rating(knowledge_dir: Path, on: bool) -> Iterator[None]:
+def voice_rating(knowledge_dir: Path, on: bool):  # type: ignore[no-untyped-def]
     """Switch the phone rating in a test's knowledge copy; the gateway reloads it on change."""
-    path = knowledge_dir / "quality.yml"
-    original = path.read_text(encoding="utf-8")
-    config = yaml.safe_load(original)
-    config.setdefault("feedback", {})["voice_dtmf_rating"] = on
-    time.sleep(0.05)  # a distinct modification time
-    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    try:
-        yield
-    finally:
-        time.sleep(0.05)
-        path.write_text(original, encoding="utf-8")
+    return edited_yaml(knowledge_dir / "quality.yml",
+                       lambda config: config.setdefault("feedback", {}).__setitem__("voice_dtmf_rating", on))
 
 
 def call_with_question(stack, tmp_path: Path, rating_on: bool):  # type: ignore[no-untyped-def]
-    settings = stack.settings
-    env = {
-        "ASSISTANT_DATABASE_URL": settings.db_url,
-        "ASSISTANT_KNOWLEDGE_DIR": str(stack.knowledge_dir),
-        "ASSISTANT_VAR_DIR": str(settings.var_dir),
-        "ASSISTANT_RASA_PORT": str(stack.rasa_port),
-        "ASSISTANT_CONSOLE_PORT": str(stack.console_port),
-        "ASSISTANT_MAX_CALLS": "4",
-        "ASSISTANT_SILENCE_SECONDS": "3",
-        "TEST_CALLER_TRANSCRIPT": QUESTION,
-    }
+    env = stack_env(stack, ASSISTANT_SILENCE_SECONDS="3", TEST_CALLER_TRANSCRIPT=QUESTION)
     with voice_rating(stack.knowledge_dir, rating_on), running_gateway(
             tmp_path, korean_model_path(), module="tests.speech.transcript_gateway", **env) as gw:
         run = sipp("answer_then_rate.xml", gw.sip_port, tmp_path, timeout_s=150,
