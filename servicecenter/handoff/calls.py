@@ -14,10 +14,9 @@ from typing import Any, Dict, Optional
 from sqlalchemy import select
 
 from servicecenter.db import session_scope
+from servicecenter.handoff.live import LIVE
 from servicecenter.handoff.tickets import OPEN_STATUSES
 from servicecenter.models import Ticket
-
-LIVE = "live"
 
 
 def newest_open_handoff(call_id: str, url: Optional[str] = None) -> Optional[Ticket]:

@@ -42,7 +42,7 @@ def model_path(settings: Settings, voice: VoiceSettings):  # type: ignore[no-unt
 def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ignore[no-untyped-def]
     from servicecenter.secrets import derived_token
     from servicecenter.voice.call import VoiceServices
-    from servicecenter.voice.routes import ConsoleRoutes, DatabaseRoutes
+    from servicecenter.voice.routes import ConsoleRoutes, DatabaseRoutes, Knowledge
     from speech.dialogue import RasaVoiceDialogue
     from speech.stt import SttSettings, VoskEngine
     from speech.tts import Synthesizer, TtsSettings
@@ -56,14 +56,15 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
     engine = VoskEngine(model, grammar, SttSettings(no_speech_timeout=voice.silence_seconds))
     engine.prepare()
     tts = Synthesizer(TtsSettings(voice=voice.tts_voice, rate=voice.tts_rate, workers=voice.tts_workers))
+    knowledge = Knowledge(settings.knowledge_dir)  # one copy for routes, fallback and callback mail
     if voice.route_lookup == "database":
-        routes = DatabaseRoutes(settings.db_url, settings.knowledge_dir)
+        routes = DatabaseRoutes(settings.db_url, knowledge)
     else:
         token = settings.telephony_token.get_secret_value() or derived_token("telephony", settings)
         routes = ConsoleRoutes(f"http://127.0.0.1:{settings.console_port}", token)  # type: ignore[assignment]
     return VoiceServices(
         stt=engine, tts=tts, dialogue=RasaVoiceDialogue(settings.rasa_url), routes=routes,
-        fallback=fallback_target(settings), callback_email=callback_email(settings),
+        fallback=fallback_target(knowledge), callback_email=callback_email(knowledge),
         silence_seconds=voice.silence_seconds, turn_timeout=voice.turn_timeout,
         max_call_seconds=voice.max_call_seconds, db_url=settings.db_url,
     )
@@ -72,38 +73,21 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
 FALLBACK_DEPARTMENT = "zentrale"  # the ServiceCenter's own agent queue (routing.yml)
 
 
-def _knowledge_and_routing(settings: Settings):  # type: ignore[no-untyped-def]
-    """A function giving the knowledge base (loaded once) and the current routing.yml."""
-    from servicecenter.handoff.routing import current_routing
-    from servicecenter.knowledge.loader import load_knowledge
-
-    cache: dict = {}
-
-    def current():  # type: ignore[no-untyped-def]
-        if "kb" not in cache:
-            cache["kb"] = load_knowledge(settings.knowledge_dir)
-        return cache["kb"], current_routing(cache["kb"], settings.knowledge_dir)
-
-    return current
-
-
-def fallback_target(settings: Settings):  # type: ignore[no-untyped-def]
+def fallback_target(knowledge):  # type: ignore[no-untyped-def]
     """A function giving the ServiceCenter queue's SIP URI while it is staffed, else None."""
-    current = _knowledge_and_routing(settings)
 
     def target() -> Optional[str]:
-        _, routing = current()
+        _, routing = knowledge.current()
         return routing.transfer_uri(FALLBACK_DEPARTMENT) if routing.is_open() else None
 
     return target
 
 
-def callback_email(settings: Settings):  # type: ignore[no-untyped-def]
+def callback_email(knowledge):  # type: ignore[no-untyped-def]
     """A function giving the department's address for a callback notice (see routing.yml)."""
-    current = _knowledge_and_routing(settings)
 
     def address(department: str) -> Optional[str]:
-        kb, routing = current()
+        kb, routing = knowledge.current()
         return routing.callback_email(department, kb)
 
     return address

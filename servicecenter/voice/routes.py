@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, Tuple
 
 import aiohttp
 
@@ -71,22 +72,39 @@ class ConsoleRoutes:
         return route_from_answer(body)
 
 
-class DatabaseRoutes:
-    """The same answer as the console's route API, computed from the tickets and routing.yml."""
+class Knowledge:
+    """The gateway's one view of the town: the knowledge base (loaded on first use, once per
+    process) and routing.yml as it is now (reloaded when the file changes)."""
 
-    def __init__(self, db_url: str, knowledge_dir: Path) -> None:
-        self.db_url = db_url
+    def __init__(self, knowledge_dir: Path) -> None:
         self.knowledge_dir = knowledge_dir
-        self._kb = None
+        self._kb: Any = None
+        self._lock = threading.Lock()
 
-    def _lookup(self, call_id: str) -> Optional[Route]:
-        from servicecenter.handoff.calls import call_route
+    def current(self) -> Tuple[Any, Any]:
+        """(knowledge base, routing configuration)."""
         from servicecenter.handoff.routing import current_routing
         from servicecenter.knowledge.loader import load_knowledge
 
-        if self._kb is None:
-            self._kb = load_knowledge(self.knowledge_dir)
-        body = call_route(call_id, current_routing(self._kb, self.knowledge_dir), self.db_url)
+        with self._lock:
+            if self._kb is None:
+                self._kb = load_knowledge(self.knowledge_dir)
+            kb = self._kb
+        return kb, current_routing(kb, self.knowledge_dir)
+
+
+class DatabaseRoutes:
+    """The same answer as the console's route API, computed from the tickets and routing.yml."""
+
+    def __init__(self, db_url: str, knowledge: Knowledge) -> None:
+        self.db_url = db_url
+        self.knowledge = knowledge
+
+    def _lookup(self, call_id: str) -> Optional[Route]:
+        from servicecenter.handoff.calls import call_route
+
+        _, routing = self.knowledge.current()
+        body = call_route(call_id, routing, self.db_url)
         return None if body is None else route_from_answer(body)
 
     async def route(self, call_id: str) -> Optional[Route]:

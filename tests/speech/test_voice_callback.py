@@ -69,12 +69,13 @@ def test_a_callback_number_confirmed_on_the_phone_is_mailed_to_the_competent_dep
     from servicecenter.settings import Settings
     from servicecenter.voice.__main__ import callback_email
     from servicecenter.voice.call import CallSession, VoiceServices
+    from servicecenter.voice.routes import Knowledge
     from tests.conftest import MailSink
 
     sink = MailSink().start()
     try:
         settings = Settings(database_url=session_db, smtp_host="127.0.0.1", smtp_port=sink.port)
-        address = callback_email(settings)
+        address = callback_email(Knowledge(settings.knowledge_dir))
         services = VoiceServices(stt=_NoRecogniser(), tts=None, dialogue=None, routes=None,  # type: ignore[arg-type]
                                  db_url=session_db, callback_email=address)
 

@@ -7,6 +7,7 @@ import shutil
 import socket
 import struct
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,18 @@ def _spray(source: socket.socket, target, packets: int = 100) -> list:  # type: 
     return received
 
 
+@contextmanager
+def _caller_and_stranger(stranger_host: str):  # type: ignore[no-untyped-def]
+    """UDP sockets for the caller's media (20 ms receive timeout) and a stranger (non-blocking)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        caller_media.bind(("127.0.0.1", 0))
+        caller_media.settimeout(0.02)
+        stranger.bind((stranger_host, 0))
+        stranger.setblocking(False)
+        yield caller_media, stranger
+
+
 def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
     """During an answered call in which the caller sends its RTP (20 ms packets, as phones and
     PBXes do), a third party (a plain UDP socket, not the caller) sends loud RTP to the call's
@@ -209,12 +222,7 @@ def test_rtp_from_an_unexpected_source_does_not_take_over_the_call(gateway):
     import threading
 
     quiet = ulaw_encode(bytes(320))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unexpected_source:
-        caller_media.bind(("127.0.0.1", 0))
-        caller_media.settimeout(0.02)
-        unexpected_source.bind(("127.0.0.1", 0))
-        unexpected_source.setblocking(False)
+    with _caller_and_stranger("127.0.0.1") as (caller_media, unexpected_source):
         gateway_media = []
         to_caller = [0]
         done = threading.Event()
@@ -275,12 +283,7 @@ def test_rtp_sprayed_at_a_silent_callers_call_gets_no_assistant_audio_and_ends_t
     from speech.audio import level, ulaw_decode
 
     warnings_before = gateway.log().count("RTP from an unexpected address")
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as caller_media, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
-        caller_media.bind(("127.0.0.1", 0))
-        caller_media.settimeout(0.02)
-        stranger.bind(("127.0.0.2", 0))
-        stranger.setblocking(False)
+    with _caller_and_stranger("127.0.0.2") as (caller_media, stranger):
         gateway_media = []
         greeting_heard = threading.Event()
         done = threading.Event()

@@ -11,7 +11,7 @@ from servicecenter.handoff.calls import call_route
 from servicecenter.handoff.routing import current_routing
 from servicecenter.knowledge.loader import load_knowledge
 from servicecenter.settings import Settings
-from servicecenter.voice.routes import DatabaseRoutes, Route
+from servicecenter.voice.routes import DatabaseRoutes, Knowledge, Route
 
 
 def _ticket(url: str, call_id: str, department: str, mode: str) -> tickets.Ticket:
@@ -22,7 +22,7 @@ def _ticket(url: str, call_id: str, department: str, mode: str) -> tickets.Ticke
 def test_live_handoffs_are_transferred_and_department_work_gets_a_callback(session_db):
     knowledge_dir = Settings().knowledge_dir
     routing = current_routing(load_knowledge(knowledge_dir), knowledge_dir)
-    lookup = DatabaseRoutes(session_db, knowledge_dir)
+    lookup = DatabaseRoutes(session_db, Knowledge(knowledge_dir))
 
     call = f"call-{uuid.uuid4().hex}"
     assert call_route(call, routing, session_db) is None
