@@ -23,7 +23,7 @@ _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _agent(console_url: str, db_url: str) -> httpx.Client:
-    from servicecenter.console import accounts
+    from servicecenter import accounts
 
     username = f"bench-{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex

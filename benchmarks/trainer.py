@@ -100,7 +100,7 @@ def fill(url: str, count: int, seed: int = 7) -> None:
 def _client(settings: Any) -> Any:
     from fastapi.testclient import TestClient
 
-    from servicecenter.console import accounts
+    from servicecenter import accounts
     from servicecenter.console.app import create_app
 
     username = f"bench-{uuid.uuid4().hex[:6]}"

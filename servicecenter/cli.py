@@ -178,7 +178,7 @@ def _read_new_password(from_stdin: bool) -> str:
 def cmd_users_add(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from servicecenter.console.accounts import AccountError, add_user, check_new_user
+    from servicecenter.accounts import AccountError, add_user, check_new_user
 
     settings = _settings()
     try:
@@ -199,7 +199,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    from servicecenter.console.accounts import list_users
+    from servicecenter.accounts import list_users
 
     users = list_users(url=_settings().db_url)
     if not users:
@@ -211,7 +211,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace) -> int:
-    from servicecenter.console.accounts import UnknownUser, disable_user
+    from servicecenter.accounts import UnknownUser, disable_user
 
     try:
         disable_user(args.username, url=_settings().db_url)

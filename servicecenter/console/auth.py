@@ -15,8 +15,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from servicecenter.console import accounts
-from servicecenter.console.accounts import Account
+from servicecenter import accounts
+from servicecenter.accounts import Account
 from servicecenter.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import func, select, update
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from servicecenter.console.auth import (
     ConsoleError,
     SignedIn,

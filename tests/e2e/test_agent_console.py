@@ -10,7 +10,7 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from tests.conftest import core_hours
 from tests.e2e.console_login import signed_in
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS, REPLY_TIMEOUT_MS, ChatPage

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.store import import_knowledge
 from servicecenter.reports.sample_data import BERLIN, Writer

@@ -45,7 +45,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def cycle_stack(tmp_path_factory) -> Iterator[dict]:
     """Actions, Rasa and console on copies: database, training data, models folder."""
-    from servicecenter.console import accounts
+    from servicecenter import accounts
     from servicecenter.db import session_scope
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge

@@ -13,8 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from servicecenter import PROJECT_ROOT
-from servicecenter.console import accounts
+from servicecenter import PROJECT_ROOT, accounts
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.loader import load_knowledge
 from servicecenter.knowledge.store import import_knowledge

@@ -16,7 +16,7 @@ import pytest
 import socketio
 from sqlalchemy import select
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from servicecenter.console.calls import telephony_token
 from servicecenter.db import session_scope
 from servicecenter.models import Notification, Ticket

@@ -14,8 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from servicecenter import PROJECT_ROOT
-from servicecenter.console import accounts
+from servicecenter import PROJECT_ROOT, accounts
 from servicecenter.console.app import create_app
 from servicecenter.db import session_scope
 from servicecenter.models import ConsoleSession, User

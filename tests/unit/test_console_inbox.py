@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from servicecenter.console.app import create_app
 from servicecenter.db import session_scope
 from servicecenter.handoff import tickets

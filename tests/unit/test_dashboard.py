@@ -10,7 +10,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from servicecenter.console import accounts
+from servicecenter import accounts
 from servicecenter.console.app import create_app
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.store import import_knowledge

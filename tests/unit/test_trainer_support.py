@@ -52,7 +52,7 @@ def settings_for(url: str, folder: Path, knowledge_dir: Optional[Path] = None): 
 
 
 def client_for(settings, role: str, department: Optional[str] = None) -> TestClient:  # type: ignore[no-untyped-def]
-    from servicecenter.console import accounts
+    from servicecenter import accounts
     from servicecenter.console.app import create_app
 
     username = f"{role}-{uuid.uuid4().hex[:8]}"
