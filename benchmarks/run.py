@@ -250,7 +250,8 @@ def format_report(figures: Dict[str, Any]) -> str:
 def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
     from servicecenter.batch import isolated_settings, load_agent, quiet_rasa
     from servicecenter.settings import get_settings
-    from servicecenter.stack import free_port, latest_model, running_stack, start_console
+    from servicecenter.stack import free_port, latest_model, start_console
+    from servicecenter.supervisor import running_stack
 
     quiet_rasa()
     settings = get_settings()

@@ -530,7 +530,8 @@ def with_rasa(measurement: Callable[[str], Dict[str, Any]]) -> Dict[str, Any]:
     scratch database with the trained model (as benchmarks/run.py does)."""
     from servicecenter.batch import isolated_settings, quiet_rasa
     from servicecenter.settings import get_settings
-    from servicecenter.stack import free_port, running_stack
+    from servicecenter.stack import free_port
+    from servicecenter.supervisor import running_stack
 
     quiet_rasa()
     with tempfile.TemporaryDirectory(prefix="voice-bench-stack-") as tmp:

@@ -112,7 +112,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from servicecenter.stack import StackError, running_stack
+    from servicecenter.stack import StackError
+    from servicecenter.supervisor import running_stack
     from servicecenter.training import prepare
 
     settings = _settings()

@@ -1,7 +1,9 @@
 """Start the project's processes (action server, Rasa, console) and wait until they answer.
 
-Used by ``assistant run``, ``assistant batch``, the benchmarks and the tests, so all of
-them run the same real processes.
+The public process API (``spawn``, ``child_env``, ``wait_http``, ``free_port`` and the
+``start_*`` functions) is what every part that starts a child process uses: the whole
+stack (``servicecenter.supervisor``), the voice gateway's starter, batch runs, the trainer,
+the benchmarks and the tests, so all of them run the same real processes.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import yaml
 from sqlalchemy.engine import make_url
@@ -123,7 +124,8 @@ class Stack:
         self.processes.clear()
 
 
-def _env(settings: Settings, **extra: str) -> Dict[str, str]:
+def child_env(settings: Settings, **extra: str) -> Dict[str, str]:
+    """The environment of a child process: this one's, plus the settings it must share."""
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["ASSISTANT_DATABASE_URL"] = settings.db_url
@@ -139,7 +141,8 @@ def _env(settings: Settings, **extra: str) -> Dict[str, str]:
     return env
 
 
-def _spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Process:
+def spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Process:
+    """Start ``cmd`` in the project directory, its output appended to ``log_dir/<name>.log``."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     handle = open(log_path, "ab")
@@ -148,10 +151,10 @@ def _spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Pro
 
 
 def start_actions(settings: Settings, port: int, log_dir: Path) -> Process:
-    proc = _spawn(
+    proc = spawn(
         "actions",
         [str(BIN / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(port)],
-        _env(settings),
+        child_env(settings),
         log_dir,
     )
     wait_http(f"http://127.0.0.1:{port}/health", proc.popen, "action server", proc.log_path)
@@ -171,7 +174,7 @@ def start_rasa(settings: Settings, port: int, actions_url: str, log_dir: Path, m
         # The HTTP API (conversation control for live takeover, model swap) only with a token.
         "--enable-api", "--auth-token", rasa_api_token(settings),
     ]
-    proc = _spawn("rasa", cmd, _env(settings), log_dir)
+    proc = spawn("rasa", cmd, child_env(settings), log_dir)
     wait_http(f"http://127.0.0.1:{port}/", proc.popen, "Rasa server", proc.log_path, timeout=240)
     return proc
 
@@ -181,51 +184,10 @@ def start_console(settings: Settings, port: int, rasa_port: int, log_dir: Path) 
         str(BIN / "uvicorn"), "--factory", "servicecenter.console.app:create_app",
         "--host", settings.console_host, "--port", str(port), "--no-access-log",
     ]
-    env = _env(
+    env = child_env(
         settings,
         ASSISTANT_RASA_PUBLIC_URL=settings.rasa_public_url or f"http://localhost:{rasa_port}",
     )
-    proc = _spawn("console", cmd, env, log_dir)
+    proc = spawn("console", cmd, env, log_dir)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc.popen, "console", proc.log_path)
     return proc
-
-
-@contextmanager
-def running_stack(
-    settings: Optional[Settings] = None,
-    ports: Optional[Dict[str, int]] = None,
-    log_dir: Optional[Path] = None,
-    console: bool = True,
-    voice: Optional[bool] = None,
-) -> Iterator[Stack]:
-    """Start actions, Rasa, (optionally) the console and the voice gateway; stop them on exit.
-
-    ``voice``: None starts the gateway when a Vosk model is there (else one log line says
-    how to get one), True requires it, False never starts it.
-    """
-    settings = settings or get_settings()
-    ports = ports or {}
-    stack = Stack(
-        rasa_port=ports.get("rasa", settings.rasa_port),
-        actions_port=ports.get("actions", settings.actions_port),
-        console_port=ports.get("console", settings.console_port),
-    )
-    log_dir = log_dir or settings.var_dir / "log"
-    # Every process sees the ports actually used (links in answers point to the console).
-    settings = settings.copy(update={
-        "rasa_port": stack.rasa_port, "actions_port": stack.actions_port, "console_port": stack.console_port,
-    })
-    try:
-        stack.processes.append(start_actions(settings, stack.actions_port, log_dir))
-        stack.processes.append(start_rasa(settings, stack.rasa_port, stack.actions_url, log_dir))
-        if console:
-            stack.processes.append(start_console(settings, stack.console_port, stack.rasa_port, log_dir))
-        if voice is not False:
-            from servicecenter.voice.process import start_voice
-
-            gateway = start_voice(settings, log_dir, required=bool(voice))
-            if gateway is not None:
-                stack.processes.append(gateway)
-        yield stack
-    finally:
-        stack.stop()

@@ -127,7 +127,8 @@ def stack(trained_model, session_db, mail_sink, tmp_path_factory):
     import shutil
 
     from servicecenter.settings import Settings
-    from servicecenter.stack import free_port, running_stack
+    from servicecenter.stack import free_port
+    from servicecenter.supervisor import running_stack
 
     var_dir = tmp_path_factory.mktemp("var")
     knowledge_dir = tmp_path_factory.mktemp("knowledge") / "geldern"

@@ -1,4 +1,4 @@
-"""Start the voice gateway as one of the stack's processes (``servicecenter.stack``)."""
+"""Start the voice gateway as one of the stack's processes (through ``servicecenter.stack``)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 from servicecenter.settings import Settings
+from servicecenter.stack import Process, StackError, child_env, spawn
 
 log = logging.getLogger(__name__)
 
 
-def start_voice(settings: Settings, log_dir: Path, required: bool = False):  # type: ignore[no-untyped-def]
+def start_voice(settings: Settings, log_dir: Path, required: bool = False) -> Optional[Process]:
     """The running gateway process, or None (one log line saying why) when no Vosk model is there."""
-    from servicecenter.stack import Process, StackError, _env, _spawn
     from servicecenter.voice.__main__ import DISABLED_MESSAGE, model_path
     from servicecenter.voice.health import sip_options_ok
     from servicecenter.voice.settings import get_voice_settings
@@ -26,7 +27,7 @@ def start_voice(settings: Settings, log_dir: Path, required: bool = False):  # t
             raise StackError(message)
         log.warning(message)
         return None
-    proc: Process = _spawn("voice", [sys.executable, "-m", "servicecenter.voice"], _env(settings), log_dir)
+    proc: Process = spawn("voice", [sys.executable, "-m", "servicecenter.voice"], child_env(settings), log_dir)
     host = "127.0.0.1" if voice.sip_host in ("0.0.0.0", "") else voice.sip_host
     deadline = time.monotonic() + 180  # loading a large model takes a while
     while not sip_options_ok(host, voice.sip_port, timeout=0.5):

@@ -50,7 +50,8 @@ def cycle_stack(tmp_path_factory) -> Iterator[dict]:
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge
     from servicecenter.settings import Settings
-    from servicecenter.stack import free_port, running_stack
+    from servicecenter.stack import free_port
+    from servicecenter.supervisor import running_stack
     from servicecenter.training import upgrade_database
 
     work = tmp_path_factory.mktemp("trainer-cycle")
