@@ -98,8 +98,8 @@ def retry(notification_id: str, url: Optional[str] = None) -> bool:
 
 def build_message(notification: Notification, ticket: Ticket, settings: Settings) -> EmailMessage:
     """The e-mail: the summary an agent reads, the due time and the link to the ticket."""
-    from servicecenter.console.inbox import summary_lines  # the same lines as in the console
     from servicecenter.handoff.callback import german_due
+    from servicecenter.handoff.summary import ticket_lines
 
     reference = ticket.id.split("-")[0].upper()
     topic = (ticket.summary or {}).get("topic") or ticket.service_slug or "Anliegen"
@@ -114,7 +114,7 @@ def build_message(notification: Notification, ticket: Ticket, settings: Settings
         "",
         f"der Bürgerservice hat ein Anliegen für Sie aufgenommen (Nummer {reference}).",
         "",
-        *summary_lines(ticket),
+        *ticket_lines(ticket),
     ]
     if ticket.due_at:
         lines += ["", f"Antwort fällig bis: {german_due(ticket.due_at)} (Serviceversprechen)"]

@@ -300,3 +300,27 @@ def _minutes_text(minutes: int) -> str:
 
 def _contact_text(contact: Dict[str, Any]) -> str:
     return ", ".join(f"{CONTACT_LABELS.get(k, k)} {v}" for k, v in contact.items() if v not in (None, ""))
+
+
+def ticket_lines(ticket: Any) -> List[str]:
+    """A stored ticket's summary as the short lines of :meth:`Summary.to_text` (tolerant of
+    missing keys); the console and the department e-mail show these."""
+    s: Dict[str, Any] = dict(ticket.summary or {})
+    service = s.get("service") or ticket.service_slug
+    if service:
+        label = "Zuvor besprochen" if (s.get("reason_code") or ticket.reason) == "complaint" else "Anliegen"
+        lines = [f"{label}: {s.get('topic') or service} ({service})"]
+    else:
+        lines = ["Anliegen: nicht erkannt"]
+    question = s.get("open_question")
+    lines.append(f"Offene Frage: „{question}“" if question else "Offene Frage: keine eigene Frage gestellt")
+    answered = s.get("answered") or []
+    lines.append(f"Bereits beantwortet: {'; '.join(str(a) for a in answered) if answered else 'noch nichts'}")
+    lines.append(f"Grund: {s.get('reason') or REASON_LABELS.get(ticket.reason, ticket.reason)}")
+    department = s.get("department") or ticket.department_slug
+    lines.append(f"Zuständig: {s.get('department_name') or department} ({department})")
+    lines.append(f"Kanal: {s.get('channel') or CHANNEL_LABELS.get(ticket.channel, ticket.channel)}")
+    contact = ticket.contact if ticket.consent else None
+    if contact:
+        lines.append(f"Kontakt (mit Einwilligung): {_contact_text(contact)}")
+    return lines
