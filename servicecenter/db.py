@@ -23,7 +23,10 @@ def get_engine(url: Optional[str] = None) -> Engine:
         url = settings.db_url
         if url.startswith("sqlite:///"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    # A web request's session is opened, used and committed in the server's worker threads
+    # (one after the other, never at the same time), so SQLite must not pin it to one thread.
+    connect_args = {"check_same_thread": False} if url.startswith("sqlite") else {}
+    engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -36,11 +39,15 @@ def get_engine(url: Optional[str] = None) -> Engine:
     return engine
 
 
+def new_session(url: Optional[str] = None) -> Session:
+    """A new session on ``url``; its objects stay readable after commit."""
+    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)()
+
+
 @contextmanager
 def session_scope(url: Optional[str] = None) -> Iterator[Session]:
     """A session for one unit of work: committed on success, rolled back on error."""
-    factory = sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)
-    session = factory()
+    session = new_session(url)
     try:
         yield session
         session.commit()
@@ -49,3 +56,15 @@ def session_scope(url: Optional[str] = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def use_session(session: Optional[Session] = None, url: Optional[str] = None) -> Iterator[Session]:
+    """``session`` when the caller has one (its transaction: flushed here, committed or rolled
+    back by the caller, e.g. one per web request), else a unit of work of its own on ``url``."""
+    if session is None:
+        with session_scope(url) as own:
+            yield own
+        return
+    yield session
+    session.flush()

@@ -12,16 +12,18 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from servicecenter.db import session_scope
+from servicecenter.db import use_session
 from servicecenter.handoff.live import LIVE
 from servicecenter.handoff.tickets import OPEN_STATUSES
 from servicecenter.models import Ticket
 
 
-def newest_open_handoff(call_id: str, url: Optional[str] = None) -> Optional[Ticket]:
-    with session_scope(url) as session:
-        return session.execute(
+def newest_open_handoff(call_id: str, url: Optional[str] = None,
+                        session: Optional[Session] = None) -> Optional[Ticket]:
+    with use_session(session, url) as work:
+        return work.execute(
             select(Ticket)
             .where(Ticket.conversation_id == call_id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
             .order_by(Ticket.created_at.desc())
@@ -29,9 +31,10 @@ def newest_open_handoff(call_id: str, url: Optional[str] = None) -> Optional[Tic
         ).scalar_one_or_none()
 
 
-def call_route(call_id: str, routing: Any, url: Optional[str] = None) -> Optional[Dict[str, Any]]:
+def call_route(call_id: str, routing: Any, url: Optional[str] = None,
+               session: Optional[Session] = None) -> Optional[Dict[str, Any]]:
     """The route API's answer for ``call_id``, or None when the call has no open handoff."""
-    ticket = newest_open_handoff(call_id, url)
+    ticket = newest_open_handoff(call_id, url, session)
     if ticket is None:
         return None
     body: Dict[str, Any] = {

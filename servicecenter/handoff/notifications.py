@@ -23,7 +23,9 @@ from typing import List, Optional
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from servicecenter.db import session_scope
+from servicecenter.db import session_scope, use_session
+from servicecenter.handoff.callback import german_due
+from servicecenter.handoff.summary import ticket_lines
 from servicecenter.models import Notification, Ticket
 from servicecenter.settings import Settings, get_settings
 
@@ -69,25 +71,27 @@ def enqueue_department_mail(session: Session, ticket: Ticket, department: str, r
     ))
 
 
-def notifications_for(ticket_id: str, url: Optional[str] = None) -> List[Notification]:
-    with session_scope(url) as session:
-        return list(session.execute(
+def notifications_for(ticket_id: str, url: Optional[str] = None,
+                      session: Optional[Session] = None) -> List[Notification]:
+    with use_session(session, url) as work:
+        return list(work.execute(
             select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.created_at)
         ).scalars())
 
 
-def failed_count(department: Optional[str] = None, url: Optional[str] = None) -> int:
+def failed_count(department: Optional[str] = None, url: Optional[str] = None,
+                 session: Optional[Session] = None) -> int:
     query = select(Notification.id).where(Notification.status == FAILED)
     if department:
         query = query.where(Notification.department_slug == department)
-    with session_scope(url) as session:
-        return len(session.execute(query).all())
+    with use_session(session, url) as work:
+        return len(work.execute(query).all())
 
 
-def retry(notification_id: str, url: Optional[str] = None) -> bool:
+def retry(notification_id: str, url: Optional[str] = None, session: Optional[Session] = None) -> bool:
     """Send a failed notification again (from the console); False if it is not failed."""
-    with session_scope(url) as session:
-        changed = session.execute(
+    with use_session(session, url) as work:
+        changed = work.execute(
             update(Notification)
             .where(Notification.id == notification_id, Notification.status == FAILED)
             .values(status=PENDING, attempts=0, next_attempt_at=_now(), last_error=None)
@@ -98,9 +102,6 @@ def retry(notification_id: str, url: Optional[str] = None) -> bool:
 
 def build_message(notification: Notification, ticket: Ticket, settings: Settings) -> EmailMessage:
     """The e-mail: the summary an agent reads, the due time and the link to the ticket."""
-    from servicecenter.handoff.callback import german_due
-    from servicecenter.handoff.summary import ticket_lines
-
     reference = ticket.id.split("-")[0].upper()
     topic = (ticket.summary or {}).get("topic") or ticket.service_slug or "Anliegen"
     message = EmailMessage()

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from servicecenter.db import session_scope
+from servicecenter.db import session_scope, use_session
 from servicecenter.handoff.notifications import enqueue_department_mail
 from servicecenter.models import Ticket, TicketEvent
 
@@ -207,8 +207,10 @@ def transition(
     note: Optional[str] = None,
     resolution: Optional[str] = None,
     url: Optional[str] = None,
+    session: Optional[Session] = None,
 ) -> Ticket:
-    """Move a ticket to ``to_status`` and record the event, in one transaction.
+    """Move a ticket to ``to_status`` and record the event, in one transaction (the caller's
+    when ``session`` is given: then a concurrent change raises at once instead of retrying).
 
     Closing needs a ``resolution`` (one of RESOLUTIONS); other moves must not carry one.
     """
@@ -221,11 +223,12 @@ def transition(
         raise ValueError("a resolution is only given when closing a ticket")
 
     for _ in range(_CAS_RETRIES):
-        with session_scope(url) as session:
+        with use_session(session, url) as work:
             # FOR UPDATE serialises concurrent moves on PostgreSQL; SQLite ignores it and
             # relies on the compare-and-set below (its writers are serialised anyway).
-            ticket = session.execute(
+            ticket = work.execute(
                 select(Ticket).where(Ticket.id == ticket_id).with_for_update()
+                .execution_options(populate_existing=True)
             ).scalar_one_or_none()
             if ticket is None:
                 raise TicketNotFound(ticket_id)
@@ -233,34 +236,36 @@ def transition(
             if target not in allowed_targets(current):
                 raise IllegalTransition(current, target.value)
             now = _now()
-            changed = session.execute(
+            changed = work.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id, Ticket.status == current)
                 .values(status=target.value, resolution=resolution, updated_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if changed != 1:
-                session.rollback()
+                if session is not None:
+                    break
+                work.rollback()
                 continue
-            _add_event(session, ticket_id, current, target.value, actor, note, now)
+            _add_event(work, ticket_id, current, target.value, actor, note, now)
         log.info("ticket %s: %s -> %s by %s", ticket_id, current, target.value, actor)
-        return get_ticket(ticket_id, url=url)
+        return get_ticket(ticket_id, url=url, session=session)
     raise ConcurrentUpdate(f"ticket '{ticket_id}' changed concurrently {_CAS_RETRIES} times")
 
 
-def get_ticket(ticket_id: str, url: Optional[str] = None) -> Ticket:
-    with session_scope(url) as session:
-        ticket = session.get(Ticket, ticket_id)
+def get_ticket(ticket_id: str, url: Optional[str] = None, session: Optional[Session] = None) -> Ticket:
+    with use_session(session, url) as work:
+        ticket = work.get(Ticket, ticket_id, populate_existing=True)
     if ticket is None:
         raise TicketNotFound(ticket_id)
     return ticket
 
 
-def ticket_events(ticket_id: str, url: Optional[str] = None) -> List[TicketEvent]:
+def ticket_events(ticket_id: str, url: Optional[str] = None, session: Optional[Session] = None) -> List[TicketEvent]:
     """The history of a ticket, oldest first."""
-    with session_scope(url) as session:
+    with use_session(session, url) as work:
         return list(
-            session.execute(
+            work.execute(
                 select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
             ).scalars()
         )
@@ -275,6 +280,7 @@ def set_contact(
     note: Optional[str] = None,
     notify: Optional[str] = None,
     url: Optional[str] = None,
+    session: Optional[Session] = None,
 ) -> Ticket:
     """Store (or replace) the citizen's contact data on a ticket and record an event without a
     status change, in one transaction. Contact data needs the citizen's consent."""
@@ -283,16 +289,18 @@ def set_contact(
     if not contact:
         raise ValueError("no contact data given")
     _check_actor(actor)
-    with session_scope(url) as session:
-        ticket = session.execute(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).scalar_one_or_none()
+    with use_session(session, url) as work:
+        ticket = work.execute(
+            select(Ticket).where(Ticket.id == ticket_id).with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
         if ticket is None:
             raise TicketNotFound(ticket_id)
         now = _now()
         ticket.contact = dict(contact)
         ticket.consent = True
         ticket.updated_at = now
-        _add_event(session, ticket_id, ticket.status, ticket.status, actor, note, now)
+        _add_event(work, ticket_id, ticket.status, ticket.status, actor, note, now)
         if notify:
-            enqueue_department_mail(session, ticket, ticket.department_slug, notify, f"callback:{now.timestamp()}", now)
+            enqueue_department_mail(work, ticket, ticket.department_slug, notify, f"callback:{now.timestamp()}", now)
     log.info("ticket %s: contact data stored by %s", ticket_id, actor)
-    return get_ticket(ticket_id, url=url)
+    return get_ticket(ticket_id, url=url, session=session)
