@@ -77,7 +77,7 @@ def cmd_knowledge_export(args: argparse.Namespace) -> int:
 
 def cmd_knowledge_lookups(args: argparse.Namespace) -> int:
     from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.knowledge.lookups import write_lookups
+    from servicecenter.nlu_lookups import write_lookups
     from servicecenter.training import LOOKUPS_FILE
 
     settings = _settings()
@@ -155,7 +155,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from servicecenter.evaluation import run_evaluation
+    from servicecenter.evaluation.run import run_evaluation
 
     return run_evaluation(_settings(), nlu_split=not args.skip_nlu_split)
 

@@ -20,7 +20,7 @@ from alembic.config import Config
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import session_scope
 from servicecenter.knowledge.loader import KnowledgeBase, load_knowledge
-from servicecenter.knowledge.lookups import write_lookups
+from servicecenter.nlu_lookups import write_lookups
 from servicecenter.knowledge.store import ImportSummary, import_knowledge
 from servicecenter.nlp import build_spacy_pipeline
 from servicecenter.settings import Settings, get_settings

@@ -1,8 +1,7 @@
 """Callback requests: a signed, expiring link for one ticket and the validation of the form.
 
 The link token is ``<ticket id>.<expiry as unix seconds>.<HMAC-SHA256, base64url>``; the
-HMAC key is ``ASSISTANT_SECRET_KEY`` or, if that is unset, a key generated once into
-``var/secret.key`` (mode 0600). The key is never logged.
+HMAC key is the project's secret key (``servicecenter.secrets.secret_key``).
 """
 
 from __future__ import annotations
@@ -11,23 +10,18 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import logging
-import os
 import re
-import secrets
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from servicecenter.settings import Settings, get_settings
+from servicecenter.secrets import secret_key
+from servicecenter.settings import Settings
 
-log = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
-SECRET_FILE = "secret.key"
 _PURPOSE = b"callback-link:v1"
 _TICKET_ID_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
@@ -54,38 +48,7 @@ class InvalidCallbackToken(ValueError):
     """The link token is malformed, tampered with or expired."""
 
 
-# ---------------------------------------------------------------- secret and tokens
-
-_secret_cache: Dict[str, bytes] = {}
-
-
-def _secret_from_file(path: Path) -> bytes:
-    key = str(path)
-    if key in _secret_cache:
-        return _secret_cache[key]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text(encoding="utf-8").strip()
-        if not value:
-            raise RuntimeError(f"the secret key file {path} is empty; delete it to generate a new one") from None
-    else:
-        value = secrets.token_urlsafe(32)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(value + "\n")
-        log.info("generated a new secret key in %s", path)
-    _secret_cache[key] = value.encode("utf-8")
-    return _secret_cache[key]
-
-
-def secret_key(settings: Optional[Settings] = None) -> bytes:
-    """The HMAC key: ASSISTANT_SECRET_KEY, else the generated key in var/secret.key."""
-    settings = settings or get_settings()
-    configured = settings.secret_key.get_secret_value()
-    if configured:
-        return configured.encode("utf-8")
-    return _secret_from_file(Path(settings.var_dir) / SECRET_FILE)
+# ---------------------------------------------------------------- tokens
 
 
 def _b64(data: bytes) -> str:

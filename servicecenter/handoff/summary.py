@@ -11,9 +11,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from servicecenter.knowledge.loader import KnowledgeBase
+from servicecenter.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -101,26 +102,15 @@ class Summary:
 
     def to_text(self) -> str:
         """At most eight short German lines an agent takes in at a glance."""
-        lines = [self._topic_line()]
-        if self.open_question:
-            lines.append(f"Offene Frage: „{self.open_question}“")
-        else:
-            lines.append("Offene Frage: keine eigene Frage gestellt")
+        lines = [topic_line(self.service, self.topic, self.reason_code), question_line(self.open_question)]
         lines.append(f"Bereits beantwortet: {self._answered_text()}")
         lines.append(f"Grund: {self.reason}")
-        lines.append(f"Zuständig: {self.department_name} ({self.department})")
+        lines.append(department_line(self.department_name, self.department))
         messages = "1 Nachricht" if self.turns == 1 else f"{self.turns} Nachrichten"
         lines.append(f"Kanal: {self.channel} · seit {_minutes_text(self.duration_minutes)} · {messages}")
         if self.contact:
-            lines.append(f"Kontakt (mit Einwilligung): {_contact_text(self.contact)}")
+            lines.append(contact_line(self.contact))
         return "\n".join(lines)
-
-    def _topic_line(self) -> str:
-        if not self.service:
-            return "Anliegen: nicht erkannt"
-        # A complaint is about how the town acted; the topic before it is only context.
-        label = "Zuvor besprochen" if self.reason_code == "complaint" else "Anliegen"
-        return f"{label}: {self.topic} ({self.service})"
 
     def _answered_text(self) -> str:
         if not self.answered:
@@ -298,29 +288,43 @@ def _minutes_text(minutes: int) -> str:
     return f"{minutes // 60} Std. {minutes % 60} Min."
 
 
-def _contact_text(contact: Dict[str, Any]) -> str:
-    return ", ".join(f"{CONTACT_LABELS.get(k, k)} {v}" for k, v in contact.items() if v not in (None, ""))
+def topic_line(service: Optional[str], topic: Optional[str], reason_code: Optional[str]) -> str:
+    if not service:
+        return "Anliegen: nicht erkannt"
+    # A complaint is about how the town acted; the topic before it is only context.
+    label = "Zuvor besprochen" if reason_code == "complaint" else "Anliegen"
+    return f"{label}: {topic or service} ({service})"
 
 
-def ticket_lines(ticket: Any) -> List[str]:
-    """A stored ticket's summary as the short lines of :meth:`Summary.to_text` (tolerant of
-    missing keys); the console and the department e-mail show these."""
-    s: Dict[str, Any] = dict(ticket.summary or {})
+def question_line(question: Optional[str]) -> str:
+    return f"Offene Frage: „{question}“" if question else "Offene Frage: keine eigene Frage gestellt"
+
+
+def department_line(name: Optional[str], slug: Optional[str]) -> str:
+    return f"Zuständig: {name or slug} ({slug})"
+
+
+def contact_line(contact: Dict[str, Any]) -> str:
+    parts = ", ".join(f"{CONTACT_LABELS.get(k, k)} {v}" for k, v in contact.items() if v not in (None, ""))
+    return f"Kontakt (mit Einwilligung): {parts}"
+
+
+def ticket_lines(ticket: Ticket) -> List[str]:
+    """A ticket's stored summary as the short lines of ``Summary.to_text`` (tolerant of missing keys).
+
+    The console's ticket view and the department mail both show these lines.
+    """
+    s: Mapping[str, Any] = ticket.summary or {}
     service = s.get("service") or ticket.service_slug
-    if service:
-        label = "Zuvor besprochen" if (s.get("reason_code") or ticket.reason) == "complaint" else "Anliegen"
-        lines = [f"{label}: {s.get('topic') or service} ({service})"]
-    else:
-        lines = ["Anliegen: nicht erkannt"]
-    question = s.get("open_question")
-    lines.append(f"Offene Frage: „{question}“" if question else "Offene Frage: keine eigene Frage gestellt")
+    lines = [topic_line(service, s.get("topic"), s.get("reason_code") or ticket.reason)]
+    lines.append(question_line(s.get("open_question")))
     answered = s.get("answered") or []
     lines.append(f"Bereits beantwortet: {'; '.join(str(a) for a in answered) if answered else 'noch nichts'}")
     lines.append(f"Grund: {s.get('reason') or REASON_LABELS.get(ticket.reason, ticket.reason)}")
     department = s.get("department") or ticket.department_slug
-    lines.append(f"Zuständig: {s.get('department_name') or department} ({department})")
+    lines.append(department_line(s.get("department_name"), department))
     lines.append(f"Kanal: {s.get('channel') or CHANNEL_LABELS.get(ticket.channel, ticket.channel)}")
     contact = ticket.contact if ticket.consent else None
     if contact:
-        lines.append(f"Kontakt (mit Einwilligung): {_contact_text(contact)}")
+        lines.append(contact_line(contact))
     return lines

@@ -31,8 +31,7 @@ from servicecenter.db import session_scope
 from servicecenter.files import atomic_write_text
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge
 from servicecenter.knowledge.schema import SLUG_RE
-from servicecenter.settings import Settings
-from servicecenter.trainer.config import trainer_settings
+from servicecenter.settings import Settings, get_trainer_settings
 from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerKbDraft
 
@@ -383,8 +382,8 @@ class Approval:
 def approve(settings: Settings, draft_id: int, approver: str, approver_name: str,
             today: Optional[dt.date] = None) -> Approval:
     """Write the approved version to knowledge/, re-import the database, regenerate lookups."""
-    from servicecenter.knowledge.lookups import write_lookups
     from servicecenter.knowledge.store import import_knowledge
+    from servicecenter.nlu_lookups import write_lookups
     from servicecenter.training import LOOKUPS_FILE
 
     today = today or dt.date.today()
@@ -411,7 +410,7 @@ def approve(settings: Settings, draft_id: int, approver: str, approver_name: str
         lookups_changed = False
         if settings.knowledge_dir.resolve() == (PROJECT_ROOT / "knowledge" / "geldern").resolve():
             # Synonyms flow into the lookup tables of the next training run.
-            data_dir = trainer_settings().data_dir
+            data_dir = get_trainer_settings().data_dir
             target = data_dir / "nlu" / LOOKUPS_FILE.name if data_dir else LOOKUPS_FILE
             lookups_changed = write_lookups(kb, target)
         now = dt.datetime.now(dt.timezone.utc)

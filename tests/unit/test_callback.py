@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from servicecenter import secrets as project_secrets
 from servicecenter.console.app import create_app
 from servicecenter.db import session_scope
 from servicecenter.handoff import callback as cb
@@ -100,7 +101,7 @@ def test_without_configured_key_one_is_generated_private_and_reused(tmp_path) ->
     token = cb.callback_token("abc-123", NOW, settings=settings)
     path = tmp_path / "var" / "secret.key"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    cb._secret_cache.clear()  # as in a new process: read back from the file
+    project_secrets._secret_cache.clear()  # as in a new process: read back from the file
     assert cb.verify_callback_token(token, NOW, settings=settings) == "abc-123"
     assert cb.callback_token("abc-123", NOW, settings=settings) == token
 

@@ -1,6 +1,6 @@
 import yaml
 
-from servicecenter.knowledge.lookups import render_lookups
+from servicecenter.nlu_lookups import render_lookups
 
 
 def test_lookups_contain_every_synonym_mapped_to_its_slug(knowledge):
