@@ -40,7 +40,7 @@ def prepare(url: str, conversations: int) -> Dict[str, Any]:
     from sqlalchemy import func, select
 
     from servicecenter.db import get_engine
-    from servicecenter.reports.events import RASA_EVENTS
+    from servicecenter.rasa_tables import RASA_EVENTS
     from servicecenter.reports.sample_data import generate_month
     from servicecenter.training import upgrade_database
 

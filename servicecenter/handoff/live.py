@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import httpx
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, select
+from sqlalchemy import select
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff.tickets import Status
 from servicecenter.models import Ticket, TicketEvent
+from servicecenter.rasa_tables import RASA_EVENTS
 from servicecenter.secrets import rasa_api_token
 from servicecenter.settings import Settings, get_settings
 
@@ -36,21 +37,6 @@ WAITING = (Status.NEW.value,)
 WITH_AGENT = (Status.CLAIMED.value, Status.IN_CONVERSATION.value)
 MAX_AGENT_MESSAGE = 2000
 AGENT_LABEL = "Servicecenter"
-
-# Rasa's SQL tracker store table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent).
-_metadata = MetaData()
-RASA_EVENTS = Table(
-    "events",
-    _metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
-
 
 class RasaUnavailable(RuntimeError):
     """Rasa's HTTP API did not accept a conversation control request."""

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.input_guard import valid_session_id
-from servicecenter.reports.events import RASA_EVENTS, has_events_table
+from servicecenter.rasa_tables import RASA_EVENTS, has_events_table
 from servicecenter.reports.models import RATINGS, Feedback
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from servicecenter.dialogue import intent_for
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.models import Ticket, TicketEvent
-from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.rasa_tables import RASA_EVENTS, create_events_table
 from servicecenter.reports.models import Feedback
 
 SERVICES = ("personalausweis", "reisepass", "hundesteuer", "wohnsitz-anmelden", "sperrmuell",

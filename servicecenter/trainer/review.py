@@ -47,7 +47,7 @@ class Turn:
 
 def conversation(conversation_id: str, url: Optional[str] = None) -> List[Turn]:
     """The conversation's events in order (empty when there is no such conversation)."""
-    from servicecenter.reports.events import RASA_EVENTS as EV
+    from servicecenter.rasa_tables import RASA_EVENTS as EV
 
     if not conversation_id or len(conversation_id) > 255 or not events_table_present(url):
         return []

@@ -41,7 +41,7 @@ def enabled() -> bool:
 def answered_without_handoff(db_url: str, conversation_id: str) -> bool:
     """True when the conversation's last question was answered and the call had neither a
     handoff nor an emergency (small talk such as "danke, tschüss" after the answer is fine)."""
-    from servicecenter.reports.events import RASA_EVENTS, has_events_table
+    from servicecenter.rasa_tables import RASA_EVENTS, has_events_table
 
     e = RASA_EVENTS.c
     engine = get_engine(db_url)

@@ -17,7 +17,7 @@ from servicecenter import PROJECT_ROOT, accounts
 from servicecenter.db import get_engine, session_scope
 from servicecenter.knowledge.loader import load_knowledge
 from servicecenter.knowledge.store import import_knowledge
-from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.rasa_tables import RASA_EVENTS, create_events_table
 from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database

@@ -33,7 +33,7 @@ pytestmark = [
 def pg_url():
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge
-    from servicecenter.reports.events import create_events_table
+    from servicecenter.rasa_tables import create_events_table
     from servicecenter.training import upgrade_database
 
     engine = get_engine(URL)

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from servicecenter.console.app import create_app
 from servicecenter.db import get_engine, session_scope
-from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.rasa_tables import RASA_EVENTS, create_events_table
 from servicecenter.reports.feedback import MAX_PER_CONVERSATION, dtmf_feedback
 from servicecenter.reports.models import Feedback
 from servicecenter.settings import Settings

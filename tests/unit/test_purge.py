@@ -16,8 +16,8 @@ from servicecenter.cli import main
 from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff import tickets
 from servicecenter.models import Notification
+from servicecenter.rasa_tables import RASA_EVENTS
 from servicecenter.reports.config import load_quality
-from servicecenter.reports.events import RASA_EVENTS
 from servicecenter.reports.feedback import record_feedback
 from servicecenter.reports.models import MonthlyAggregate
 from servicecenter.reports.report import month_figures

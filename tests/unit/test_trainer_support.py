@@ -27,7 +27,7 @@ def scratch_db(folder: Path) -> str:
     from servicecenter.db import get_engine, session_scope
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge
-    from servicecenter.reports.events import create_events_table
+    from servicecenter.rasa_tables import create_events_table
     from servicecenter.training import upgrade_database
 
     url = f"sqlite:///{folder / 'trainer.db'}"
@@ -116,7 +116,7 @@ def slot_event(sender: str, name: str, value: Any) -> Dict[str, Any]:
 
 def insert_events(url: str, rows: List[Dict[str, Any]]) -> None:
     from servicecenter.db import get_engine
-    from servicecenter.reports.events import RASA_EVENTS
+    from servicecenter.rasa_tables import RASA_EVENTS
 
     with get_engine(url).begin() as conn:
         conn.execute(RASA_EVENTS.insert(), rows)

@@ -1,5 +1,8 @@
 """Rasa's SQL tracker store table ``events`` (read-only for us, plus deletion on erase/purge).
 
+The one declaration of Rasa's tables in the project: the live handoff's transcript, the
+reports, the trainer's inbox and the voice rating all query through it.
+
 Rasa creates the table itself (rasa.core.tracker_store.SQLTrackerStore.SQLEvent); the copy
 here lets SQLAlchemy query it and lets tests create it in a scratch database. For ``slot``
 events Rasa stores the slot's name in ``action_name``, so slots can be filtered in SQL.
