@@ -309,8 +309,8 @@ class _SipCaller:
 
 
 def _run_sipp_caller(caller: _SipCaller, gateway_port: int, work: Path, name: str) -> subprocess.Popen:
+    from benchmarks.sip_harness import free_udp_port
     from servicecenter.stack import free_port
-    from tests.speech.gateway import free_udp_port
 
     caller.sip_port = free_udp_port()
     caller.call_id = f"voicebench-{name}@127.0.0.1"
@@ -349,7 +349,7 @@ def _worker_pids(supervisor: int) -> Dict[int, int]:
         return out
     for child in children:
         try:
-            out[int(child.environ()["ASSISTANT_SIP_PORT"])] = child.pid
+            out[int(child.environ()["ASSISTANT_VOICE_SIP_PORT"])] = child.pid
         except (psutil.Error, KeyError, ValueError):
             continue
     return out
@@ -481,10 +481,9 @@ def measure_sip(rasa_url: str, levels: Any = SIP_LEVELS) -> Dict[str, Any]:
     one misses that."""
     from urllib.parse import urlparse
 
+    from benchmarks.sip_harness import korean_model_path, running_gateway
     from servicecenter.voice.health import sip_options_ok
     from speech.audio import resample
-    from tests.speech.conftest import korean_model_path
-    from tests.speech.gateway import running_gateway
 
     most = max(calls for calls, _ in levels)
     workers_needed = -(-most // SIP_CALLS_PER_WORKER)
@@ -492,8 +491,8 @@ def measure_sip(rasa_url: str, levels: Any = SIP_LEVELS) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="voice-sip-bench-") as tmp:
         work = Path(tmp)
         speech8k = resample(_speech(work)[0], 16000, 8000)
-        env = {"VOICE_BENCH_GATEWAY": "1", "ASSISTANT_MAX_CALLS": str(most),
-               "ASSISTANT_RASA_PORT": str(urlparse(rasa_url).port or 5005), "ASSISTANT_SILENCE_SECONDS": "20",
+        env = {"VOICE_BENCH_GATEWAY": "1", "ASSISTANT_VOICE_MAX_CALLS": str(most),
+               "ASSISTANT_RASA_PORT": str(urlparse(rasa_url).port or 5005), "ASSISTANT_VOICE_SILENCE_SECONDS": "20",
                "ASSISTANT_VOICE_TRACE_DIR": str(work / "trace")}
         starting = time.monotonic()
         with running_gateway(work, korean_model_path(), module="benchmarks.voice", **env) as gw:

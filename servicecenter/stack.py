@@ -9,7 +9,6 @@ the benchmarks and the tests, so all of them run the same real processes.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import socket
 import subprocess
@@ -26,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.secrets import rasa_api_token
-from servicecenter.settings import Settings, get_settings
+from servicecenter.settings import Settings, VoiceSettings, child_environment, get_settings
 
 log = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
@@ -124,21 +123,10 @@ class Stack:
         self.processes.clear()
 
 
-def child_env(settings: Settings, **extra: str) -> Dict[str, str]:
-    """The environment of a child process: this one's, plus the settings it must share."""
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["ASSISTANT_DATABASE_URL"] = settings.db_url
-    env["ASSISTANT_VAR_DIR"] = str(settings.var_dir)
-    env["ASSISTANT_CONSOLE_PORT"] = str(settings.console_port)
-    env["ASSISTANT_RASA_PORT"] = str(settings.rasa_port)
-    env["ASSISTANT_KNOWLEDGE_DIR"] = str(settings.knowledge_dir)
-    if settings.smtp_host:
-        env["ASSISTANT_SMTP_HOST"] = settings.smtp_host
-        env["ASSISTANT_SMTP_PORT"] = str(settings.smtp_port)
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
+def child_env(settings: Settings, voice: Optional[VoiceSettings] = None, **extra: str) -> Dict[str, str]:
+    """The environment of a child process: this one's, with the settings it must share
+    (``servicecenter.settings.child_environment``), then ``extra``."""
+    return child_environment(settings, voice=voice, extra=extra)
 
 
 def spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Process:

@@ -60,7 +60,7 @@ def model_root(models_dir: Path) -> Path:
 
 
 def find_model(models_dir: Path, configured: Optional[Path] = None) -> Optional[Path]:
-    """The Vosk model to use: ``configured`` (ASSISTANT_VOSK_MODEL) or the default under models/vosk/."""
+    """The Vosk model to use: ``configured`` (ASSISTANT_VOICE_VOSK_MODEL) or the default under models/vosk/."""
     if configured is not None:
         return configured if is_model(configured) else None
     root = model_root(models_dir)

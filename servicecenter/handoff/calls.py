@@ -1,5 +1,5 @@
 """Where a call that needs a person goes: one answer for the console's route API and for
-gateways that look it up in the database themselves (``ASSISTANT_ROUTE_LOOKUP=database``).
+gateways that look it up in the database themselves (``ASSISTANT_VOICE_ROUTE_LOOKUP=database``).
 
 The newest open handoff of the call decides: a live handoff with a configured target is
 transferred (``kind`` "sip" for a department's own SIP URI, "queue" for the ServiceCenter's

@@ -131,7 +131,7 @@ def build_message(notification: Notification, ticket: Ticket, settings: Settings
 
 def send_mail(message: EmailMessage, settings: Settings) -> None:
     """Deliver one message over SMTP (STARTTLS and login when configured)."""
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds) as smtp:
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())
         user = settings.smtp_user

@@ -95,9 +95,9 @@ class BotFiles:
 
 def bot_files() -> BotFiles:
     """The files the console changes: ASSISTANT_TRAINER_DATA_DIR if set, else bot/data."""
-    from servicecenter.trainer.config import trainer_settings
+    from servicecenter.settings import get_trainer_settings
 
-    configured = trainer_settings().data_dir
+    configured = get_trainer_settings().data_dir
     nlu = configured / "nlu" if configured else nlu_writer.NLU_DIR
     rules = configured / "rules" if configured else PROJECT_ROOT / "bot" / "data" / "rules"
     return BotFiles(nlu, rules, PROJECT_ROOT / "bot" / "domain",

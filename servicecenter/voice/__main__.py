@@ -5,7 +5,7 @@ exits with code 3; the stack then runs without voice and text chat is unaffected
 
 The PJSIP build on PyPI allows 4 calls per process (its compile-time PJSUA_MAX_CALLS), so
 for more calls the gateway runs several worker processes on consecutive SIP ports
-(``sip_port``, ``sip_port + 1``, ...); the PBX spreads calls over them (trunk group or
+(``ASSISTANT_VOICE_SIP_PORT``, +1, ...); the PBX spreads calls over them (trunk group or
 failover on 486), each worker loads the model once and serves up to 4 calls.
 """
 
@@ -14,22 +14,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 import signal
 import subprocess
 import sys
 import time
 from typing import List, Optional
 
-from servicecenter.settings import Settings, SettingsError, get_settings
-from servicecenter.voice.settings import VoiceSettings, get_voice_settings
+from servicecenter.settings import (
+    Settings,
+    SettingsError,
+    VoiceSettings,
+    child_environment,
+    get_settings,
+    get_voice_settings,
+)
 
 log = logging.getLogger("servicecenter.voice")
 NO_MODEL = 3
 CALLS_PER_PROCESS = 4  # PJSUA_MAX_CALLS of the pjsua2-python wheel
 DISABLED_MESSAGE = (
     "Voice disabled: no Vosk model found in {where}; run 'assistant models download' "
-    "(or set ASSISTANT_VOSK_MODEL to a model folder). Text chat is not affected."
+    "(or set ASSISTANT_VOICE_VOSK_MODEL to a model folder). Text chat is not affected."
 )
 
 
@@ -55,7 +60,7 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
         grammar = domain_vocabulary(settings.knowledge_dir, PROJECT_ROOT / "bot" / "data" / "nlu")
     engine = VoskEngine(model, grammar, SttSettings(no_speech_timeout=voice.silence_seconds))
     engine.prepare()
-    tts = Synthesizer(TtsSettings(voice=voice.tts_voice, rate=voice.tts_rate, workers=voice.tts_workers))
+    tts = Synthesizer(TtsSettings(voice=voice.tts_voice, rate=voice.tts_words_per_minute, workers=voice.tts_workers))
     knowledge = Knowledge(settings.knowledge_dir)  # one copy for routes, fallback and callback mail
     if voice.route_lookup == "database":
         routes = DatabaseRoutes(settings.db_url, knowledge)
@@ -65,7 +70,7 @@ def build_services(settings: Settings, voice: VoiceSettings, model):  # type: ig
     return VoiceServices(
         stt=engine, tts=tts, dialogue=RasaVoiceDialogue(settings.rasa_url), routes=routes,
         fallback=fallback_target(knowledge), callback_email=callback_email(knowledge),
-        silence_seconds=voice.silence_seconds, turn_timeout=voice.turn_timeout,
+        silence_seconds=voice.silence_seconds, turn_timeout=voice.turn_timeout_seconds,
         max_call_seconds=voice.max_call_seconds, db_url=settings.db_url,
     )
 
@@ -109,17 +114,17 @@ async def serve(settings: Settings, voice: VoiceSettings, model) -> None:  # typ
     gateway = Gateway(voice, services)
     gateway.start(loop)
     browser_server = None
-    if voice.voice_ws_port:
+    if voice.ws_port:
         from servicecenter.voice.browser import BrowserVoice, allowed_origins
 
         origins = allowed_origins(settings.browser_console_url, settings.console_port)
         try:
             browser_server = await BrowserVoice(services, origins, voice.max_calls).serve(
-                voice.sip_host, voice.voice_ws_port)
-            log.info("browser voice on ws://%s:%d/voice", voice.sip_host, voice.voice_ws_port)
+                voice.sip_host, voice.ws_port)
+            log.info("browser voice on ws://%s:%d/voice", voice.sip_host, voice.ws_port)
         except OSError as err:  # the phone keeps working without the browser socket
             log.error("browser voice disabled: cannot listen on port %d (%s); set ASSISTANT_VOICE_WS_PORT",
-                      voice.voice_ws_port, err.strerror)
+                      voice.ws_port, err.strerror)
     log.info("voice gateway ready (model %s)", model.name)
     try:
         await stop.wait()
@@ -140,18 +145,23 @@ def workers_needed(voice: VoiceSettings) -> int:
     return max(1, math.ceil(voice.max_calls / CALLS_PER_PROCESS))
 
 
-def worker_env(voice: VoiceSettings, index: int) -> dict:
-    """The settings worker ``index`` runs with (on top of the supervisor's environment)."""
-    return {
-        "ASSISTANT_SIP_PORT": str(voice.sip_port + index),
-        "ASSISTANT_RTP_PORT": str(voice.rtp_port + index * voice.rtp_port_range),
-        "ASSISTANT_MAX_CALLS": str(min(CALLS_PER_PROCESS, voice.max_calls - index * CALLS_PER_PROCESS)),
+def worker_settings(voice: VoiceSettings, index: int) -> VoiceSettings:
+    """The voice settings worker ``index`` runs with."""
+    return voice.copy(update={
+        "sip_port": voice.sip_port + index,
+        "rtp_port": voice.rtp_port + index * voice.rtp_port_range,
+        "max_calls": min(CALLS_PER_PROCESS, voice.max_calls - index * CALLS_PER_PROCESS),
         # The browser voice socket runs in the first worker only.
-        "ASSISTANT_VOICE_WS_PORT": str(voice.voice_ws_port if index == 0 else 0),
+        "ws_port": voice.ws_port if index == 0 else 0,
         # So does the registration as an extension (README "Voice": PBXes ring every contact
         # of an extension at once, so several registered workers would all answer each call).
-        "ASSISTANT_SIP_REGISTRAR": voice.sip_registrar if index == 0 else "",
-    }
+        "sip_registrar": voice.sip_registrar if index == 0 else "",
+    })
+
+
+def worker_env(voice: VoiceSettings, index: int) -> dict:
+    """The environment of worker ``index``: the supervisor's, with the worker's voice settings."""
+    return child_environment(voice=worker_settings(voice, index))
 
 
 def supervise(voice: VoiceSettings, count: int, module: str = "servicecenter.voice") -> int:
@@ -160,9 +170,7 @@ def supervise(voice: VoiceSettings, count: int, module: str = "servicecenter.voi
     stopping = False
 
     def spawn(index: int) -> subprocess.Popen:
-        env = dict(os.environ)
-        env.update(worker_env(voice, index))
-        return subprocess.Popen([sys.executable, "-m", module, "--worker"], env=env)
+        return subprocess.Popen([sys.executable, "-m", module, "--worker"], env=worker_env(voice, index))
 
     def stop(*_: object) -> None:
         nonlocal stopping

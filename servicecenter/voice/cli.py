@@ -7,8 +7,7 @@ import sys
 
 
 def cmd_models_download(args: argparse.Namespace) -> int:
-    from servicecenter.settings import get_settings
-    from servicecenter.voice.settings import get_voice_settings
+    from servicecenter.settings import get_settings, get_voice_settings
     from speech.models import ModelError, download, find_model
 
     settings = get_settings()
@@ -37,5 +36,5 @@ def install(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--sha256", help="expected SHA-256 of the archive (required where none is recorded)")
     p.add_argument("--url", help="download from a mirror instead of alphacephei.com")
     p.add_argument("--if-missing", action="store_true",
-                   help="do nothing when a Vosk model is already there (models/vosk/ or ASSISTANT_VOSK_MODEL)")
+                   help="do nothing when a Vosk model is already there (models/vosk/ or ASSISTANT_VOICE_VOSK_MODEL)")
     p.set_defaults(func=cmd_models_download)

@@ -21,9 +21,9 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import pjsua2 as pj
 
+from servicecenter.settings import VoiceSettings
 from servicecenter.voice.call import CallSession, VoiceServices
 from servicecenter.voice.registration import Registration
-from servicecenter.voice.settings import VoiceSettings
 from servicecenter.voice.trace import TraceFile
 from speech.const import FRAME_MS, TELEPHONE_FRAME_BYTES, TELEPHONE_SAMPLE_RATE
 
@@ -222,7 +222,7 @@ class Gateway:
         self._account: Optional[_Account] = None
         self._rtp_networks = settings.rtp_allowed_networks
         self._next_rtp_check = 0.0
-        self.trace = TraceFile(settings.voice_trace_dir) if settings.voice_trace_dir else None
+        self.trace = TraceFile(settings.trace_dir) if settings.trace_dir else None
         self.registration = Registration(settings)  # as an extension of a PBX, when configured
 
     # --- threads ------------------------------------------------------------------------------
@@ -419,7 +419,7 @@ class Gateway:
             return
         self.calls[call.id] = call
         log.info("call=%s incoming", call.id)
-        delay = self.settings.voice_answer_delay_ms
+        delay = self.settings.answer_delay_ms
         if delay <= 0:
             self._answer(call)
             return

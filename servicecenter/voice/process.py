@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 
 def start_voice(settings: Settings, log_dir: Path, required: bool = False) -> Optional[Process]:
     """The running gateway process, or None (one log line saying why) when no Vosk model is there."""
+    from servicecenter.settings import get_voice_settings
     from servicecenter.voice.__main__ import DISABLED_MESSAGE, model_path
     from servicecenter.voice.health import sip_options_ok
-    from servicecenter.voice.settings import get_voice_settings
 
     voice = get_voice_settings()
     if model_path(settings, voice) is None:
@@ -27,7 +27,7 @@ def start_voice(settings: Settings, log_dir: Path, required: bool = False) -> Op
             raise StackError(message)
         log.warning(message)
         return None
-    proc: Process = spawn("voice", [sys.executable, "-m", "servicecenter.voice"], child_env(settings), log_dir)
+    proc: Process = spawn("voice", [sys.executable, "-m", "servicecenter.voice"], child_env(settings, voice), log_dir)
     host = "127.0.0.1" if voice.sip_host in ("0.0.0.0", "") else voice.sip_host
     deadline = time.monotonic() + 180  # loading a large model takes a while
     while not sip_options_ok(host, voice.sip_port, timeout=0.5):
@@ -41,7 +41,7 @@ def start_voice(settings: Settings, log_dir: Path, required: bool = False) -> Op
 
 
 def sip_address() -> str:
-    from servicecenter.voice.settings import get_voice_settings
+    from servicecenter.settings import get_voice_settings
 
     voice = get_voice_settings()
     return f"sip:assistant@{voice.sip_public_address or voice.sip_host}:{voice.sip_port}"

@@ -13,25 +13,25 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-from servicecenter.voice.settings import VoiceSettings
+from servicecenter.settings import VoiceSettings
 
 log = logging.getLogger("servicecenter.voice.gateway")
 
 RETRY_SECONDS = 60  # after a timeout or 5xx/6xx; PJSIP's default (300) leaves the extension dead too long
 UNREGISTER_WAIT_MS = 2000
 
-CREDENTIALS_HINT = "check ASSISTANT_SIP_USERNAME/ASSISTANT_SIP_PASSWORD"
+CREDENTIALS_HINT = "check ASSISTANT_VOICE_SIP_USERNAME/ASSISTANT_VOICE_SIP_PASSWORD"
 RESTART = "not retried: fix the setting and restart the voice gateway"
 HINTS = {
-    401: f"the registrar did not accept the credentials; {CREDENTIALS_HINT} and ASSISTANT_SIP_AUTH_REALM "
+    401: f"the registrar did not accept the credentials; {CREDENTIALS_HINT} and ASSISTANT_VOICE_SIP_AUTH_REALM "
          f"({RESTART})",
     403: f"the registrar refused the extension; {CREDENTIALS_HINT} ({RESTART})",
-    404: "the registrar does not know this extension; check ASSISTANT_SIP_USERNAME and "
-         f"ASSISTANT_SIP_EXTENSION_DOMAIN ({RESTART})",
-    407: f"the proxy did not accept the credentials; {CREDENTIALS_HINT} and ASSISTANT_SIP_AUTH_REALM "
+    404: "the registrar does not know this extension; check ASSISTANT_VOICE_SIP_USERNAME and "
+         f"ASSISTANT_VOICE_SIP_EXTENSION_DOMAIN ({RESTART})",
+    407: f"the proxy did not accept the credentials; {CREDENTIALS_HINT} and ASSISTANT_VOICE_SIP_AUTH_REALM "
          f"({RESTART})",
-    408: "no answer from the registrar; check ASSISTANT_SIP_REGISTRAR and that the PBX is reachable over UDP",
-    423: "the registrar wants a longer expiry; raise ASSISTANT_SIP_REGISTER_SECONDS",
+    408: "no answer from the registrar; check ASSISTANT_VOICE_SIP_REGISTRAR and that the PBX is reachable over UDP",
+    423: "the registrar wants a longer expiry; raise ASSISTANT_VOICE_SIP_REGISTER_SECONDS",
 }
 
 
@@ -40,7 +40,7 @@ def hint(code: int) -> str:
         return HINTS[code]
     if code >= 500:
         return f"the registrar or the way to it has a problem (retried about every {RETRY_SECONDS} s); " \
-               "check ASSISTANT_SIP_REGISTRAR and the PBX"
+               "check ASSISTANT_VOICE_SIP_REGISTRAR and the PBX"
     return "see the PBX's log for this extension"
 
 
@@ -94,7 +94,7 @@ class Registration:
         if password:
             acc.sipConfig.authCreds.append(pj.AuthCredInfo("digest", s.sip_auth_realm, s.sip_username, 0, password))
         else:
-            log.warning("SIP registration at %s without a password (ASSISTANT_SIP_PASSWORD is empty)", self.host)
+            log.warning("SIP registration at %s without a password (ASSISTANT_VOICE_SIP_PASSWORD is empty)", self.host)
         log.info("SIP registration: extension %s at %s, expiry %d s", s.sip_username, self.host,
                  s.sip_register_seconds)
 

@@ -2,7 +2,7 @@
 
 The console answers with the handoff's target (``{"handoff_id", "department", "target":
 {"kind", "uri"}}``; kind "callback" means no live transfer) or 404 when the call has no handoff. Installs without the console can
-look the ticket up in the database instead (``ASSISTANT_ROUTE_LOOKUP=database``).
+look the ticket up in the database instead (``ASSISTANT_VOICE_ROUTE_LOOKUP=database``).
 """
 
 from __future__ import annotations

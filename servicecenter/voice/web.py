@@ -10,14 +10,14 @@ from servicecenter.settings import Settings
 
 def browser_voice_url(settings: Settings) -> Optional[str]:
     """The chat page's voice socket URL, or None when voice is off (no model, no port)."""
-    from servicecenter.voice.settings import get_voice_settings
+    from servicecenter.settings import get_voice_settings
     from speech.models import find_model
 
     try:
         voice = get_voice_settings()
     except Exception:  # an invalid voice setting must not take the chat page down
         return None
-    if not voice.voice_ws_port or find_model(settings.models_dir, voice.vosk_model) is None:
+    if not voice.ws_port or find_model(settings.models_dir, voice.vosk_model) is None:
         return None
     return voice.browser_voice_url
 

@@ -99,7 +99,7 @@ def test_the_command_line_reports_an_unreachable_address_clearly(tmp_path):
 
 
 def test_without_a_model_voice_is_disabled_with_one_line_naming_the_command(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_VOSK_MODEL"}
+    env = {k: v for k, v in os.environ.items() if k != "ASSISTANT_VOICE_VOSK_MODEL"}
     env.update(ASSISTANT_MODELS_DIR=str(tmp_path), ASSISTANT_VAR_DIR=str(tmp_path))
     proc = subprocess.run([sys.executable, "-m", "servicecenter.voice"], env=env, capture_output=True,
                           text=True, cwd=PROJECT_ROOT, timeout=60)
@@ -109,9 +109,9 @@ def test_without_a_model_voice_is_disabled_with_one_line_naming_the_command(tmp_
 
 
 def test_if_missing_keeps_a_model_that_is_there_without_downloading(tmp_path):
-    from tests.speech.conftest import korean_model_path
+    from benchmarks.sip_harness import korean_model_path
 
-    env = dict(os.environ, ASSISTANT_MODELS_DIR=str(tmp_path), ASSISTANT_VOSK_MODEL=str(korean_model_path()))
+    env = dict(os.environ, ASSISTANT_MODELS_DIR=str(tmp_path), ASSISTANT_VOICE_VOSK_MODEL=str(korean_model_path()))
     proc = subprocess.run([sys.executable, "-m", "servicecenter.cli", "models", "download", "--if-missing",
                            "--url", "http://127.0.0.1:9/none.zip"], env=env, capture_output=True, text=True,
                           cwd=PROJECT_ROOT, timeout=60)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.sip_harness import korean_model_path, running_gateway, stack_env
 from servicecenter.stack import free_port, start_console
-from tests.speech.conftest import korean_model_path, silence
-from tests.speech.gateway import running_gateway, stack_env
+from tests.speech.conftest import silence
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -37,7 +37,7 @@ def _wav(path: Path, pcm: bytes) -> Path:
 def voice_page(stack, tmp_path, monkeypatch):
     """A console that offers the microphone, and the gateway serving its voice socket."""
     ws_port = free_port()
-    monkeypatch.setenv("ASSISTANT_VOSK_MODEL", str(korean_model_path()))
+    monkeypatch.setenv("ASSISTANT_VOICE_VOSK_MODEL", str(korean_model_path()))
     monkeypatch.setenv("ASSISTANT_VOICE_WS_PORT", str(ws_port))
     console_port = free_port()
     console = start_console(stack.settings.copy(update={"console_port": console_port}), console_port,

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.sip_harness import korean_model_path, rtp_sink, running_gateway, sipp
 from servicecenter import PROJECT_ROOT
 from servicecenter.stack import free_port
 from servicecenter.voice.health import sip_options_ok
 from speech.audio import ulaw_encode
 from tests.conftest import core_hours
-from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import rtp_sink, running_gateway, sipp
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +35,7 @@ def gateway(tmp_path_factory):
     # No Rasa here (see test_voice_handoff.py for that), and an unstaffed ServiceCenter, so a
     # question ends with the apology instead of a transfer whatever the time of day.
     knowledge, unstaffed = knowledge_copy(tmp, staffed=False)
-    with unstaffed, running_gateway(tmp, korean_model_path(), ASSISTANT_MAX_CALLS="4",
+    with unstaffed, running_gateway(tmp, korean_model_path(), ASSISTANT_VOICE_MAX_CALLS="4",
                                     ASSISTANT_KNOWLEDGE_DIR=str(knowledge),
                                     ASSISTANT_RASA_PORT=str(free_port())) as running:
         running.tmp = tmp
@@ -65,7 +64,7 @@ def test_ten_simultaneous_calls_each_hear_the_greeting(tmp_path):
     # processes on consecutive SIP ports, and the callers (like a PBX trunk group) use all three.
     from concurrent.futures import ThreadPoolExecutor
 
-    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALLS="12") as gw, rtp_sink() as sink:
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_VOICE_MAX_CALLS="12") as gw, rtp_sink() as sink:
         for port in (gw.sip_port + 1, gw.sip_port + 2):
             deadline = time.monotonic() + 90
             while not sip_options_ok("127.0.0.1", port, timeout=0.5):
@@ -102,7 +101,7 @@ def test_malformed_sip_is_dropped_and_calls_still_work(gateway, message):
 
 
 def test_a_silent_caller_is_asked_whether_they_are_still_there_then_the_assistant_hangs_up(tmp_path):
-    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_SILENCE_SECONDS="2", ASSISTANT_MAX_CALLS="4") as gw, rtp_sink() as sink:
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_VOICE_SILENCE_SECONDS="2", ASSISTANT_VOICE_MAX_CALLS="4") as gw, rtp_sink() as sink:
         run = sipp("wait_for_bye.xml", gw.sip_port, tmp_path, timeout_s=60,
                    keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
         log = gw.log()
@@ -112,8 +111,8 @@ def test_a_silent_caller_is_asked_whether_they_are_still_there_then_the_assistan
 
 
 def test_a_call_longer_than_the_maximum_duration_is_ended_by_the_assistant(tmp_path):
-    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALL_SECONDS="3",
-                         ASSISTANT_SILENCE_SECONDS="60", ASSISTANT_MAX_CALLS="4") as gw, rtp_sink() as sink:
+    with running_gateway(tmp_path, korean_model_path(), ASSISTANT_VOICE_MAX_CALL_SECONDS="3",
+                         ASSISTANT_VOICE_SILENCE_SECONDS="60", ASSISTANT_VOICE_MAX_CALLS="4") as gw, rtp_sink() as sink:
         run = sipp("wait_for_bye.xml", gw.sip_port, tmp_path, timeout_s=40,
                    keys={"rtp_port": str(sink.port), "payload": "0", "codec": "PCMU"})
         log = gw.log()
@@ -123,9 +122,9 @@ def test_a_call_longer_than_the_maximum_duration_is_ended_by_the_assistant(tmp_p
 
 
 def test_the_caller_speaking_during_the_greeting_stops_playback(gateway, espeak):
+    from benchmarks.sip_harness import write_rtp_pcap
     from speech.audio import resample
     from tests.speech.conftest import silence
-    from tests.speech.gateway import write_rtp_pcap
 
     speech = resample(espeak("안녕하세요") + silence(1.0), 16000, 8000)
     write_rtp_pcap(gateway.tmp / "speech.pcap", speech)
@@ -148,13 +147,13 @@ def test_hold_and_resume_by_re_invite_keep_the_call_going(gateway):
 
 
 def test_when_the_assistant_cannot_answer_a_staffed_servicecenter_takes_the_call(tmp_path, espeak):
+    from benchmarks.sip_harness import write_rtp_pcap
     from speech.audio import resample
     from tests.speech.conftest import silence
-    from tests.speech.gateway import write_rtp_pcap
 
     knowledge, staffed = knowledge_copy(tmp_path, staffed=True)
     write_rtp_pcap(tmp_path / "speech.pcap", resample(espeak("안녕하세요") + silence(1.0), 16000, 8000))
-    with staffed, running_gateway(tmp_path, korean_model_path(), ASSISTANT_MAX_CALLS="4",
+    with staffed, running_gateway(tmp_path, korean_model_path(), ASSISTANT_VOICE_MAX_CALLS="4",
                                   ASSISTANT_KNOWLEDGE_DIR=str(knowledge),
                                   ASSISTANT_RASA_PORT=str(free_port())) as gw:  # nothing listens there
         run = sipp("speak_then_transfer.xml", gw.sip_port, tmp_path, timeout_s=60,

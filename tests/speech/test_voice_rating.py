@@ -19,12 +19,11 @@ from typing import List
 import pytest
 from sqlalchemy import insert, select
 
+from benchmarks.sip_harness import korean_model_path, running_gateway, sipp, stack_env
 from servicecenter.db import get_engine, session_scope
-from servicecenter.reports.events import RASA_EVENTS, create_events_table
+from servicecenter.rasa_tables import RASA_EVENTS, create_events_table
 from servicecenter.reports.models import Feedback
 from tests.conftest import edited_yaml
-from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import running_gateway, sipp, stack_env
 
 QUESTION = "Was kostet ein Reisepass?"
 
@@ -36,7 +35,7 @@ def voice_rating(knowledge_dir: Path, on: bool):  # type: ignore[no-untyped-def]
 
 
 def call_with_question(stack, tmp_path: Path, rating_on: bool):  # type: ignore[no-untyped-def]
-    env = stack_env(stack, ASSISTANT_SILENCE_SECONDS="3", TEST_CALLER_TRANSCRIPT=QUESTION)
+    env = stack_env(stack, ASSISTANT_VOICE_SILENCE_SECONDS="3", TEST_CALLER_TRANSCRIPT=QUESTION)
     with voice_rating(stack.knowledge_dir, rating_on), running_gateway(
             tmp_path, korean_model_path(), module="tests.speech.transcript_gateway", **env) as gw:
         run = sipp("answer_then_rate.xml", gw.sip_port, tmp_path, timeout_s=150,

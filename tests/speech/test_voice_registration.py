@@ -14,13 +14,18 @@ from typing import Dict, Iterator
 
 import pytest
 
-from servicecenter.settings import SettingsError
+from benchmarks.sip_harness import (
+    SCENARIOS,
+    free_udp_port,
+    korean_model_path,
+    rtp_sink,
+    running_gateway,
+    sipp,
+)
+from servicecenter.settings import SettingsError, VoiceSettings, get_voice_settings
 from servicecenter.stack import free_port
 from servicecenter.voice.__main__ import worker_env
 from servicecenter.voice.registration import Registration
-from servicecenter.voice.settings import VoiceSettings, get_voice_settings
-from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import SCENARIOS, free_udp_port, rtp_sink, running_gateway, sipp
 
 PASSWORD = "Rathaus-7-Geheim"
 
@@ -36,7 +41,7 @@ def voice_env(monkeypatch):
 
     def load(**env: str) -> VoiceSettings:
         for key, value in env.items():
-            monkeypatch.setenv(f"ASSISTANT_{key.upper()}", value)
+            monkeypatch.setenv(f"ASSISTANT_VOICE_{key.upper()}", value)
         get_voice_settings.cache_clear()
         return get_voice_settings()
 
@@ -62,13 +67,13 @@ def test_registration_settings_give_the_extension_address(voice_env):
 
 
 @pytest.mark.parametrize("env,setting,fix", [
-    ({"sip_registrar": "pbx.geldern.example", "sip_username": "4711"}, "ASSISTANT_SIP_REGISTRAR", "sip:"),
-    ({"sip_registrar": "sip:pbx;transport=tcp", "sip_username": "4711"}, "ASSISTANT_SIP_REGISTRAR", "UDP"),
-    ({"sip_registrar": "sip:pbx.geldern.example"}, "ASSISTANT_SIP_USERNAME", "extension to register as"),
-    ({"sip_registrar": "sip:pbx", "sip_username": "47 11"}, "ASSISTANT_SIP_USERNAME", "without spaces"),
-    ({"sip_register_seconds": "10"}, "ASSISTANT_SIP_REGISTER_SECONDS", "between 60 and 86400"),
-    ({"sip_extension_domain": "sip:geldern.example"}, "ASSISTANT_SIP_EXTENSION_DOMAIN", "no 'sip:'"),
-    ({"sip_auth_realm": ""}, "ASSISTANT_SIP_AUTH_REALM", "* for any realm"),
+    ({"sip_registrar": "pbx.geldern.example", "sip_username": "4711"}, "ASSISTANT_VOICE_SIP_REGISTRAR", "sip:"),
+    ({"sip_registrar": "sip:pbx;transport=tcp", "sip_username": "4711"}, "ASSISTANT_VOICE_SIP_REGISTRAR", "UDP"),
+    ({"sip_registrar": "sip:pbx.geldern.example"}, "ASSISTANT_VOICE_SIP_USERNAME", "extension to register as"),
+    ({"sip_registrar": "sip:pbx", "sip_username": "47 11"}, "ASSISTANT_VOICE_SIP_USERNAME", "without spaces"),
+    ({"sip_register_seconds": "10"}, "ASSISTANT_VOICE_SIP_REGISTER_SECONDS", "between 60 and 86400"),
+    ({"sip_extension_domain": "sip:geldern.example"}, "ASSISTANT_VOICE_SIP_EXTENSION_DOMAIN", "no 'sip:'"),
+    ({"sip_auth_realm": ""}, "ASSISTANT_VOICE_SIP_AUTH_REALM", "* for any realm"),
 ])
 def test_invalid_registration_settings_name_the_setting_and_the_fix(voice_env, env, setting, fix):
     with pytest.raises(SettingsError) as err:
@@ -79,8 +84,8 @@ def test_invalid_registration_settings_name_the_setting_and_the_fix(voice_env, e
 
 def test_only_the_first_worker_registers_the_extension(voice_env):
     voice = voice_env(sip_registrar="sip:pbx.geldern.example", sip_username="4711", max_calls="12")
-    assert [worker_env(voice, i)["ASSISTANT_SIP_REGISTRAR"] for i in range(3)] == ["sip:pbx.geldern.example", "", ""]
-    assert [worker_env(voice, i)["ASSISTANT_SIP_PORT"] for i in range(3)] == ["5060", "5061", "5062"]
+    assert [worker_env(voice, i)["ASSISTANT_VOICE_SIP_REGISTRAR"] for i in range(3)] == ["sip:pbx.geldern.example", "", ""]
+    assert [worker_env(voice, i)["ASSISTANT_VOICE_SIP_PORT"] for i in range(3)] == ["5060", "5061", "5062"]
 
 
 # --- what the operator reads ----------------------------------------------------------------
@@ -100,13 +105,13 @@ def test_registration_log_lines_success_once_failures_with_code_and_hint(voice_e
     registration.changed(403, "Forbidden", 0)  # the same failure again: not repeated at WARNING
     assert lines(logging.WARNING) == [
         "SIP registration at 192.0.2.10 failed: 403 Forbidden; the registrar refused the extension; "
-        "check ASSISTANT_SIP_USERNAME/ASSISTANT_SIP_PASSWORD (not retried: fix the setting and restart the "
+        "check ASSISTANT_VOICE_SIP_USERNAME/ASSISTANT_VOICE_SIP_PASSWORD (not retried: fix the setting and restart the "
         "voice gateway)"]
     assert registration.status.state == "failed" and not registration.status.ok
 
     registration.changed(408, "Request Timeout", 0)
     assert "408 Request Timeout" in lines(logging.WARNING)[-1]
-    assert "check ASSISTANT_SIP_REGISTRAR" in lines(logging.WARNING)[-1]
+    assert "check ASSISTANT_VOICE_SIP_REGISTRAR" in lines(logging.WARNING)[-1]
 
     registration.changed(200, "OK", 300)  # recovered: the success is reported again
     assert len(lines(logging.INFO)) == 2
@@ -152,10 +157,10 @@ def wait_for(condition, what: str, seconds: float = 90) -> None:  # type: ignore
 
 def registrar_env(port: int, password: str) -> Dict[str, str]:
     return {
-        "ASSISTANT_SIP_REGISTRAR": f"sip:127.0.0.1:{port}",
-        "ASSISTANT_SIP_USERNAME": "4711",
-        "ASSISTANT_SIP_PASSWORD": password,
-        "ASSISTANT_MAX_CALLS": "4",
+        "ASSISTANT_VOICE_SIP_REGISTRAR": f"sip:127.0.0.1:{port}",
+        "ASSISTANT_VOICE_SIP_USERNAME": "4711",
+        "ASSISTANT_VOICE_SIP_PASSWORD": password,
+        "ASSISTANT_VOICE_MAX_CALLS": "4",
         "ASSISTANT_RASA_PORT": str(free_port()),  # no Rasa: the call only hears the greeting
     }
 
@@ -197,7 +202,7 @@ def test_wrong_password_is_refused_logged_with_a_hint_and_direct_calls_still_wor
             log = gw.log()
     assert "auth rejected" in read(pbx.log)  # verifyauth said no: the registrar answered 403
     assert ("WARNING servicecenter.voice.gateway: SIP registration at 127.0.0.1 failed: 403 Forbidden; "
-            "the registrar refused the extension; check ASSISTANT_SIP_USERNAME/ASSISTANT_SIP_PASSWORD") in log
+            "the registrar refused the extension; check ASSISTANT_VOICE_SIP_USERNAME/ASSISTANT_VOICE_SIP_PASSWORD") in log
     assert log.count("SIP registration at 127.0.0.1 failed") == 1  # reported once
     assert "SIP registration active" not in log
     assert "Falsches-Passwort" not in log and PASSWORD not in log

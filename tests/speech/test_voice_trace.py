@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from servicecenter.settings import SettingsError
-from servicecenter.voice.settings import get_voice_settings
+from servicecenter.settings import SettingsError, get_voice_settings
 from speech.events import EventType, PipelineEvent
 
 

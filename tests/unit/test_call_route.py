@@ -1,5 +1,5 @@
 """Where a call that needs a person goes: one answer for the console's route API and for a
-gateway that looks it up in the database (``ASSISTANT_ROUTE_LOOKUP=database``)."""
+gateway that looks it up in the database (``ASSISTANT_VOICE_ROUTE_LOOKUP=database``)."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_outbox_delivers_the_summary_and_the_link_over_smtp(session_db, sink):
 
 def test_an_unreachable_server_is_retried_later_and_finally_shown_as_failed(session_db, sink):
     ticket = new_ticket(session_db)
-    dead = Settings(database_url=session_db, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout=2)
+    dead = Settings(database_url=session_db, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_timeout_seconds=2)
     now = dt.datetime.now(dt.timezone.utc)
     assert Outbox(dead).run_once(now) == 0
     [row] = rows(session_db, ticket.id)
