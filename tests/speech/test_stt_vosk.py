@@ -9,12 +9,13 @@ import threading
 import numpy as np
 import pytest
 
+from benchmarks.sip_harness import korean_model_path
 from speech.audio import Resampler, resample
 from speech.error import NoSpeechError, SpeechToTextError
 from speech.events import EventType, Trace
 from speech.stream import AudioInput
 from speech.stt import VoskEngine, VoskSession, load_model
-from tests.speech.conftest import korean_model_path, silence
+from tests.speech.conftest import silence
 
 
 def run(coro):

@@ -8,9 +8,9 @@ import json
 import pytest
 import websockets
 
+from benchmarks.sip_harness import free_udp_port as free_port
 from servicecenter.voice.browser import BrowserVoice
 from servicecenter.voice.call import VoiceServices
-from tests.speech.gateway import free_udp_port as free_port
 
 ORIGIN = "http://localhost:8000"
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from benchmarks.sip_harness import korean_model_path, running_gateway, sipp, stack_env
 from tests.conftest import core_hours
-from tests.speech.conftest import korean_model_path
-from tests.speech.gateway import running_gateway, sipp, stack_env
 
 pytestmark = pytest.mark.integration
 
