@@ -17,10 +17,10 @@ from bot.actions.common import (
 )
 from bot.actions.handoff import ActionHandoff
 from servicecenter import dialogue
-from servicecenter.handoff.routing import current_routing
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.knowledge.aspects import detect_aspect
 from servicecenter.settings import get_settings
+from servicecenter.town import town_config
 
 
 class ActionAnswerService(Action):
@@ -49,7 +49,7 @@ class ActionAnswerService(Action):
         text = message.get("text") or ""
         if dialogue.wants_connection(text, entity_values(tracker, "department")) and detect_aspect(text) == "general":
             return await ActionHandoff().run(dispatcher, tracker, domain, reason="human")
-        if resolution.service and not current_routing(kb).answered_by_servicecenter(resolution.service, kb):
+        if resolution.service and not town_config().routing.answered_by_servicecenter(resolution.service, kb):
             # Takeover stage: this service is not (yet) answered at first contact.
             return await ActionHandoff().run(
                 dispatcher, tracker, domain, reason="outside_stage", service=resolution.service

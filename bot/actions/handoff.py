@@ -22,10 +22,11 @@ from servicecenter import dialogue
 from servicecenter.handoff.callback import callback_token, german_due
 from servicecenter.handoff.live import LIVE, TICKET, WITH_AGENT, QueueState, open_live_ticket, queue_state
 from servicecenter.handoff.requests import record_handoff
-from servicecenter.handoff.routing import current_routing, reply_due
+from servicecenter.handoff.routing import reply_due
 from servicecenter.handoff.summary import build_summary
 from servicecenter.knowledge.answers import VOICE, AnswerComposer
 from servicecenter.settings import get_settings
+from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
 ZENTRALE = "zentrale"
@@ -64,7 +65,7 @@ class ActionHandoff(Action):
         service = service or (named_services[0] if named_services else context)
         department = dialogue.handoff_target(kb, entity_values(tracker, "department"), service)
         kind = channel(tracker)
-        routing = current_routing(kb)
+        routing = town_config().routing
         now = dt.datetime.now(dt.timezone.utc)
         is_open = routing.is_open(now)
         # A wish for a person about something the ServiceCenter answers goes to its agent queue
@@ -88,7 +89,7 @@ class ActionHandoff(Action):
                 tracker.sender_id, reason, owner, kind, service,
                 idempotency_key=_turn_key(tracker),
                 summary=summary.to_dict(),
-                due_at=None if mode == LIVE else reply_due(kb, now),
+                due_at=None if mode == LIVE else reply_due(routing, now),
                 mode=mode,
                 notify=None if mode == LIVE or owner == ZENTRALE else routing.target_email(owner, kb),
             )

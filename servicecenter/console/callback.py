@@ -145,15 +145,15 @@ def _router() -> APIRouter:
 
 def _department_mail(request: Request, ticket: Any) -> Optional[str]:
     """The department's address for the callback notice (none for the ServiceCenter's queue)."""
-    from servicecenter.handoff.routing import current_routing
     from servicecenter.knowledge.repository import KnowledgeRepository
+    from servicecenter.town import town_config
 
     settings = _settings(request)
     repo = getattr(request.app.state, "knowledge", None)
     if repo is None:
         repo = request.app.state.knowledge = KnowledgeRepository(settings.db_url)
     kb = repo.get()
-    return current_routing(kb, settings.knowledge_dir).callback_email(ticket.department_slug, kb)
+    return town_config(settings.knowledge_dir).routing.callback_email(ticket.department_slug, kb)
 
 
 def install(app: FastAPI) -> None:

@@ -17,9 +17,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from servicecenter.handoff import calls as handoff_calls
-from servicecenter.handoff.routing import current_routing
-from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.secrets import derived_token
+from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +49,7 @@ def _router() -> APIRouter:
             return JSONResponse({"detail": "Invalid call id: 8 to 128 characters of A-Z, a-z, 0-9, . _ : @ -"},
                                 status_code=400)
         settings = request.app.state.settings
-        repo = getattr(request.app.state, "knowledge", None)
-        if repo is None:
-            repo = request.app.state.knowledge = KnowledgeRepository(settings.db_url)
-        routing = current_routing(repo.get(), settings.knowledge_dir)
+        routing = town_config(settings.knowledge_dir).routing
         body = handoff_calls.call_route(call_id, routing, settings.db_url)
         if body is None:
             return JSONResponse({"detail": "No open handoff for this call."}, status_code=404)

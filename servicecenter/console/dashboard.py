@@ -27,7 +27,7 @@ from servicecenter.db import get_engine
 from servicecenter.input_guard import valid_session_id
 from servicecenter.knowledge.loader import KnowledgeError
 from servicecenter.reports import charts
-from servicecenter.reports.config import QualityHandbook, current_quality
+from servicecenter.reports.config import QualityHandbook
 from servicecenter.reports.events import RASA_EVENTS, has_events_table
 from servicecenter.reports.feedback_api import feedback_router
 from servicecenter.reports.metrics import TICKET_FIGURES, Period, compute_figures, drill_down, drill_filter
@@ -39,6 +39,7 @@ from servicecenter.reports.report import (
     quality_rows,
     volume_rows,
 )
+from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ def _reports_dir(request: Request) -> Path:
 def _handbook(request: Request) -> QualityHandbook:
     settings = request.app.state.settings
     try:
-        return current_quality(directory=settings.knowledge_dir)
+        return town_config(settings.knowledge_dir).quality
     except KnowledgeError as err:
         log.error("quality handbook invalid: %s", err)
         raise ConsoleError(500, "Das Qualitätshandbuch (quality.yml) ist fehlerhaft. Bitte die Administration "

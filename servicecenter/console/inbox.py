@@ -27,12 +27,11 @@ from servicecenter.console.auth import (
 )
 from servicecenter.db import session_scope
 from servicecenter.handoff import live, notifications, tickets
-from servicecenter.handoff.canned import current_canned
-from servicecenter.handoff.routing import current_routing
 from servicecenter.handoff.summary import CHANNEL_LABELS, CONTACT_LABELS, REASON_LABELS
 from servicecenter.handoff.tickets import ConcurrentUpdate, IllegalTransition, Status, TicketNotFound
 from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.models import Ticket, TicketEvent
+from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +207,7 @@ def _detail(request: Request, ticket: Ticket, signed: SignedIn, error: Optional[
             "mode_labels": MODE_LABELS,
             "notifications": notifications.notifications_for(ticket.id, url=_db(request)),
             "notification_labels": notifications.STATUS_LABELS,
-            "canned": current_canned(_settings(request).knowledge_dir) if _actions(ticket, signed)["chat"] else [],
+            "canned": town_config(_settings(request).knowledge_dir).canned if _actions(ticket, signed)["chat"] else [],
         },
         status_code=status_code,
         signed=signed,
@@ -398,7 +397,7 @@ def _router() -> APIRouter:
         # tickets.transition does not change the department, so the new owner is set right after,
         # only while the ticket is still the forwarded one we just wrote.
         kb = _knowledge(request)
-        recipient = current_routing(kb, _settings(request).knowledge_dir).target_email(target, kb)
+        recipient = town_config(_settings(request).knowledge_dir).routing.target_email(target, kb)
         with session_scope(_db(request)) as session:
             moved = session.execute(
                 update(Ticket)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List
 
 import yaml
 from pydantic import BaseModel, Extra, ValidationError, constr, validator
@@ -50,18 +50,3 @@ def load_canned(directory: Path) -> List[CannedResponse]:
         raise KnowledgeError([
             Problem(FILE, "responses", ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()
         ]) from err
-
-
-_cache: Dict[tuple, List[CannedResponse]] = {}
-
-
-def current_canned(directory: Optional[Path] = None) -> List[CannedResponse]:
-    from servicecenter.settings import get_settings
-
-    directory = directory or get_settings().knowledge_dir
-    path = directory / FILE
-    key = (str(path), path.stat().st_mtime if path.exists() else 0)
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = load_canned(directory)
-    return _cache[key]

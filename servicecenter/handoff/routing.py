@@ -205,23 +205,7 @@ def load_routing(directory: Path, kb: KnowledgeBase) -> RoutingConfig:
     return config
 
 
-_cache: Dict[tuple, RoutingConfig] = {}
-
-
-def current_routing(kb: KnowledgeBase, directory: Optional[Path] = None) -> RoutingConfig:
-    """routing.yml of the configured town, reloaded when the file or the knowledge changes."""
-    from servicecenter.settings import get_settings
-
-    directory = directory or get_settings().knowledge_dir
-    key = (str(directory), (directory / FILE).stat().st_mtime, id(kb))
-    if key not in _cache:
-        _cache.clear()
-        _cache[key] = load_routing(directory, kb)
-    return _cache[key]
-
-
-def reply_due(kb: KnowledgeBase, now: Optional[dt.datetime] = None) -> dt.datetime:
+def reply_due(routing: RoutingConfig, now: Optional[dt.datetime] = None) -> dt.datetime:
     """When a forwarded request must be answered: the service promise in service hours."""
-    routing = current_routing(kb)
     now = now or dt.datetime.now(dt.timezone.utc)
     return routing.calendar.add_service_hours(now, routing.service_promise.reply_within_service_hours)

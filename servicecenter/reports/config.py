@@ -195,24 +195,3 @@ def load_quality(directory: Path, kb: KnowledgeBase, routing: Optional[RoutingCo
     if problems:
         raise KnowledgeError(problems)
     return QualityHandbook(config, routing, kb)
-
-
-_cache: Dict[tuple, QualityHandbook] = {}
-
-
-def current_quality(kb: Optional[KnowledgeBase] = None, directory: Optional[Path] = None) -> QualityHandbook:
-    """quality.yml of the configured town, reloaded when any file of the knowledge folder
-    changes (the knowledge is loaded from the folder when not given)."""
-    from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.settings import get_settings
-
-    settings = get_settings()
-    directory = directory or settings.knowledge_dir
-    files = sorted(directory.rglob("*.yml"))
-    key = (str(directory), id(kb), tuple((str(f), f.stat().st_mtime_ns) for f in files))
-    if key not in _cache:
-        catalogue = settings.catalogue_path if directory == settings.knowledge_dir else None
-        handbook = load_quality(directory, kb or load_knowledge(directory, catalogue))
-        _cache.clear()
-        _cache[key] = handbook
-    return _cache[key]

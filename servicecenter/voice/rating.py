@@ -33,9 +33,9 @@ NO_RATING_AFTER = frozenset({"handoff", "emergency"})
 
 def enabled() -> bool:
     """The quality handbook's switch (reloaded when the knowledge folder changes)."""
-    from servicecenter.reports.config import current_quality
+    from servicecenter.town import town_config
 
-    return current_quality().config.feedback.voice_dtmf_rating
+    return town_config().quality.config.feedback.voice_dtmf_rating
 
 
 def answered_without_handoff(db_url: str, conversation_id: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Protocol, Tuple
@@ -73,24 +72,18 @@ class ConsoleRoutes:
 
 
 class Knowledge:
-    """The gateway's one view of the town: the knowledge base (loaded on first use, once per
-    process) and routing.yml as it is now (reloaded when the file changes)."""
+    """The gateway's one view of the town (``servicecenter.town``): the knowledge base and
+    routing.yml as the knowledge folder's files are now."""
 
     def __init__(self, knowledge_dir: Path) -> None:
         self.knowledge_dir = knowledge_dir
-        self._kb: Any = None
-        self._lock = threading.Lock()
 
     def current(self) -> Tuple[Any, Any]:
         """(knowledge base, routing configuration)."""
-        from servicecenter.handoff.routing import current_routing
-        from servicecenter.knowledge.loader import load_knowledge
+        from servicecenter.town import town_config
 
-        with self._lock:
-            if self._kb is None:
-                self._kb = load_knowledge(self.knowledge_dir)
-            kb = self._kb
-        return kb, current_routing(kb, self.knowledge_dir)
+        town = town_config(self.knowledge_dir)
+        return town.kb, town.routing
 
 
 class DatabaseRoutes:

@@ -8,9 +8,8 @@ import uuid
 
 from servicecenter.handoff import tickets
 from servicecenter.handoff.calls import call_route
-from servicecenter.handoff.routing import current_routing
-from servicecenter.knowledge.loader import load_knowledge
 from servicecenter.settings import Settings
+from servicecenter.town import town_config
 from servicecenter.voice.routes import DatabaseRoutes, Knowledge, Route
 
 
@@ -21,7 +20,7 @@ def _ticket(url: str, call_id: str, department: str, mode: str) -> tickets.Ticke
 
 def test_live_handoffs_are_transferred_and_department_work_gets_a_callback(session_db):
     knowledge_dir = Settings().knowledge_dir
-    routing = current_routing(load_knowledge(knowledge_dir), knowledge_dir)
+    routing = town_config(knowledge_dir).routing
     lookup = DatabaseRoutes(session_db, Knowledge(knowledge_dir))
 
     call = f"call-{uuid.uuid4().hex}"
