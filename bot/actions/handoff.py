@@ -1,4 +1,8 @@
-"""Hand a request over to a person: record it and tell the citizen what happens next."""
+"""Hand a request over to a person: record it and tell the citizen what happens next.
+
+The action adapts Rasa to the back office: the policy is ``servicecenter.handoff.decision``,
+the German copy is the domain's ``utter_handoff`` and ``bot.actions.messages``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.actions import messages
 from bot.actions.common import (
     channel,
     entity_values,
@@ -19,8 +24,9 @@ from bot.actions.common import (
     start_turn,
 )
 from servicecenter import dialogue
-from servicecenter.handoff.callback import callback_token, german_due
-from servicecenter.handoff.live import LIVE, TICKET, WITH_AGENT, QueueState, open_live_ticket, queue_state
+from servicecenter.handoff.callback import callback_url, german_due
+from servicecenter.handoff.decision import decide_handoff
+from servicecenter.handoff.live import WITH_AGENT, QueueState, open_live_ticket, queue_state
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.handoff.routing import reply_due
 from servicecenter.handoff.summary import build_summary
@@ -29,9 +35,6 @@ from servicecenter.settings import get_settings
 from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
-ZENTRALE = "zentrale"
-# Reasons the ServiceCenter's agents take themselves (own cases and complaints go to the department).
-QUEUE_REASONS = frozenset({"human", "not_helpful", "repeated_fallback"})
 
 
 def handoff_reason(tracker: Tracker) -> str:
@@ -67,18 +70,14 @@ class ActionHandoff(Action):
         kind = channel(tracker)
         routing = town_config().routing
         now = dt.datetime.now(dt.timezone.utc)
-        is_open = routing.is_open(now)
-        # A wish for a person about something the ServiceCenter answers goes to its agent queue
-        # during core hours (the agent sees the competent department in the summary and can
-        # forward); on the phone any target is transferred live then (the gateway asks
-        # /api/calls/<id>/route). Everything else becomes a ticket of the competent department.
-        named = bool(entity_values(tracker, "department"))
-        for_queue = reason in QUEUE_REASONS and not named and (
-            service is None or routing.answered_by_servicecenter(service, kb)
+        decision = decide_handoff(
+            reason, department, kind,
+            department_named=bool(entity_values(tracker, "department")),
+            answered_by_servicecenter=service is None or routing.answered_by_servicecenter(service, kb),
+            servicecenter_open=routing.is_open(now),
         )
-        mode = LIVE if is_open and (for_queue or kind == VOICE) else TICKET
-        owner = ZENTRALE if mode == LIVE and for_queue else department
-        if mode == LIVE:
+        owner = decision.owner
+        if decision.live:
             waiting = open_live_ticket(tracker.sender_id)
             if waiting is not None:
                 return self._already_waiting(dispatcher, kb, routing, waiting, kind)
@@ -89,29 +88,29 @@ class ActionHandoff(Action):
                 tracker.sender_id, reason, owner, kind, service,
                 idempotency_key=_turn_key(tracker),
                 summary=summary.to_dict(),
-                due_at=None if mode == LIVE else reply_due(routing, now),
-                mode=mode,
-                notify=None if mode == LIVE or owner == ZENTRALE else routing.target_email(owner, kb),
+                due_at=None if decision.live else reply_due(routing, now),
+                mode=decision.mode,
+                notify=routing.target_email(owner, kb) if decision.notifies_department else None,
             )
             reference = ticket.id.split("-")[0].upper()
-            if mode == LIVE:
+            if decision.live:
                 state = _queue(ticket, routing)
                 next_step = _live_step(kind, state, ticket.id)
                 custom = {"type": "handoff_status", "state": "waiting", "position": state.position,
                           "minutes": state.waiting_minutes, "reference": reference}
             else:
-                next_step = _ticket_step(kind, for_queue and not is_open, routing, now, ticket, reference)
+                next_step = _ticket_step(kind, decision.queue_closed, routing, now, ticket, reference)
                 custom = {"type": "handoff_status", "state": "ticket", "reference": reference,
                           "due": german_due(ticket.due_at) if ticket.due_at else None}
         except SQLAlchemyError:
             log.exception("handoff could not be stored (reason=%s department=%s)", reason, department)
-            next_step = "Ich konnte Ihr Anliegen gerade nicht vermerken; bitte melden Sie sich direkt."
+            next_step = messages.NOT_RECORDED
         org = kb.organisations[owner]
         composer = AnswerComposer(kb)
         name = f"{org.article} {org.name}" if org.article else org.name
         dispatcher.utter_message(
             response="utter_handoff",
-            target=_accusative(name),
+            target=messages.accusative(name),
             target_short=name,
             next_step=next_step,
             contact=composer.contact_line(org, kind),
@@ -127,23 +126,18 @@ class ActionHandoff(Action):
             pending=None,
         )
 
-
     def _already_waiting(self, dispatcher: CollectingDispatcher, kb: Any, routing: Any, ticket: Any,
                          kind: str) -> List[Dict[Text, Any]]:
         """Asked again while waiting: the place in the queue, no second ticket."""
         if ticket.status in WITH_AGENT:
-            dispatcher.utter_message(
-                text="Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters ist schon für Sie da.")
+            dispatcher.utter_message(text=messages.WITH_AGENT)
         else:
             state = _queue(ticket, routing)
-            text = (
-                f"Sie sind bereits in der Warteschlange, an Position {state.position}. "
-                f"Die Wartezeit beträgt voraussichtlich etwa {_minutes(state.waiting_minutes)}."
-            )
+            text = messages.already_waiting(state.position, state.waiting_minutes)
             if kind == VOICE:
                 dispatcher.utter_message(text=text)
             else:
-                dispatcher.utter_message(text=text + _callback_link(ticket.id, prefix=" Wenn Sie nicht warten möchten, rufen wir Sie zurück:"))
+                dispatcher.utter_message(text=text + _callback_link(ticket.id, messages.CALLBACK_INSTEAD_OF_WAITING))
                 dispatcher.utter_message(json_message={"data": {
                     "type": "handoff_status", "state": "waiting", "position": state.position,
                     "minutes": state.waiting_minutes, "reference": ticket.id.split("-")[0].upper()}})
@@ -156,46 +150,35 @@ def _queue(ticket: Any, routing: Any) -> QueueState:
                        routing.live_queue.measured_takeovers)
 
 
-def _minutes(value: int) -> str:
-    return "eine Minute" if value == 1 else f"{value} Minuten"
-
-
 def _live_step(kind: str, state: QueueState, ticket_id: str) -> str:
     if kind == VOICE:
-        return "Ich verbinde Sie jetzt mit einer Mitarbeiterin oder einem Mitarbeiter des ServiceCenters."
-    return (
-        "Eine Mitarbeiterin oder ein Mitarbeiter des ServiceCenters übernimmt dieses Gespräch "
-        f"gleich hier im Chat. Sie sind an Position {state.position}; die Wartezeit beträgt "
-        f"voraussichtlich etwa {_minutes(state.waiting_minutes)}. Bis dahin können Sie mir weiter "
-        "Fragen stellen." + _callback_link(ticket_id, prefix=" Wenn Sie nicht warten möchten, rufen wir Sie zurück:")
-    )
+        return messages.CONNECTING
+    return messages.live_in_chat(state.position, state.waiting_minutes) + _callback_link(
+        ticket_id, messages.CALLBACK_INSTEAD_OF_WAITING)
 
 
 def _ticket_step(kind: str, queue_closed: bool, routing: Any, now: dt.datetime, ticket: Any,
                  reference: str) -> str:
-    due = f" Wir melden uns dann spätestens bis {german_due(ticket.due_at)}." if ticket.due_at else ""
+    due = messages.reply_by(german_due(ticket.due_at)) if ticket.due_at else ""
     closed = ""
     if queue_closed:
         opens = routing.calendar.next_opening(now)
-        closed = "Das ServiceCenter ist gerade nicht besetzt" + (
-            f"; es ist ab {german_due(opens)} wieder für Sie da. " if opens else ". "
-        )
+        closed = messages.servicecenter_closed(german_due(opens) if opens else None)
     if kind == VOICE:
-        return closed + "Ihr Anliegen ist vermerkt."
+        return closed + messages.RECORDED
     link = _callback_link(ticket.id)
-    return f"{closed}Ihr Anliegen ist unter der Nummer {reference} vermerkt.{link}{due if link else ''}"
+    return f"{closed}{messages.recorded_as(reference)}{link}{due if link else ''}"
 
 
-def _callback_link(ticket_id: str, prefix: str = " Wenn Sie möchten, rufen wir Sie zurück:") -> str:
+def _callback_link(ticket_id: str, offer: str = messages.CALLBACK_OFFER) -> str:
     """The chat's Markdown link to the callback form, or '' if no link can be made."""
     settings = get_settings()
     try:
-        token = callback_token(ticket_id, settings=settings)
+        url = callback_url(ticket_id, settings)
     except (OSError, RuntimeError, ValueError):
         log.exception("no callback link for ticket %s", ticket_id)
         return ""
-    url = f"{settings.browser_console_url}/rueckruf/{token}"
-    return f"{prefix} [Rückruf anfordern]({url})."
+    return messages.callback_link(url, offer)
 
 
 def _turn_key(tracker: Tracker) -> str:
@@ -204,8 +187,3 @@ def _turn_key(tracker: Tracker) -> str:
         (e.get("timestamp") for e in reversed(tracker.events) if e.get("event") == "user"), None
     )
     return f"{tracker.sender_id}:{stamp}"
-
-
-def _accusative(name: str) -> str:
-    """'der Kreis Kleve' -> 'den Kreis Kleve' (after 'an'); 'das'/'die' stay."""
-    return "den " + name[4:] if name.startswith("der ") else name

@@ -19,7 +19,7 @@ import phonenumbers
 
 from servicecenter.secrets import secret_key
 from servicecenter.settings import Settings
-
+from servicecenter.text import format_weekday_date_time
 
 TOKEN_LIFETIME = dt.timedelta(days=7)
 _PURPOSE = b"callback-link:v1"
@@ -37,11 +37,6 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 BERLIN = ZoneInfo("Europe/Berlin")
-_WEEKDAYS = ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag")
-_MONTHS = (
-    "Januar", "Februar", "März", "April", "Mai", "Juni",
-    "Juli", "August", "September", "Oktober", "November", "Dezember",
-)
 
 
 class InvalidCallbackToken(ValueError):
@@ -73,6 +68,11 @@ def callback_token(ticket_id: str, now: Optional[dt.datetime] = None, settings: 
         raise ValueError("invalid ticket id")
     expires = _unix(now) + int(TOKEN_LIFETIME.total_seconds())
     return f"{ticket_id}.{expires}.{_signature(secret_key(settings), ticket_id, expires)}"
+
+
+def callback_url(ticket_id: str, settings: Settings) -> str:
+    """The citizen's link to the callback form of one ticket."""
+    return f"{settings.browser_console_url}/rueckruf/{callback_token(ticket_id, settings=settings)}"
 
 
 def verify_callback_token(
@@ -189,5 +189,4 @@ def validate_callback(form: Mapping[str, Any]) -> Tuple[Optional[CallbackRequest
 
 def german_due(due_at: dt.datetime) -> str:
     """'Dienstag, 1. Dezember, 12:00 Uhr' in Geldern's local time."""
-    local = due_at.astimezone(BERLIN)
-    return f"{_WEEKDAYS[local.weekday()]}, {local.day}. {_MONTHS[local.month - 1]}, {local:%H:%M} Uhr"
+    return format_weekday_date_time(due_at.astimezone(BERLIN))
