@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from servicecenter import PROJECT_ROOT
+from servicecenter.settings import child_environment
 
 CONVERSATIONS = 100_000
 MONTH = "2026-11"
@@ -79,7 +79,7 @@ def measure(conversations: int = CONVERSATIONS, url: Optional[str] = None) -> Di
         child = subprocess.run(
             [sys.executable, "-m", "benchmarks.report", "--child", url, str(work / "out")],
             cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            env=child_environment(extra={"TF_CPP_MIN_LOG_LEVEL": "2"}),
         )
         wall = time.perf_counter() - started
         if child.returncode != 0:
