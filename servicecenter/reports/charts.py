@@ -11,6 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from servicecenter.text import format_percent
+
 # Text in PDFs as TrueType, so that it can be searched and extracted (pdftotext).
 rcParams["pdf.fonttype"] = 42
 rcParams["font.family"] = "DejaVu Sans"
@@ -66,7 +68,7 @@ def targets_chart(ax: Axes, rows: Sequence[Dict[str, Any]]) -> None:
         if row["target"] is not None:
             ax.plot([100 * row["target"]] * 2, [i - 0.4, i + 0.4], color=TARGET_COLOUR, linewidth=3,
                     label="Ziel" if i == 0 or "Ziel" not in ax.get_legend_handles_labels()[1] else None)
-        text = "keine Daten" if row["value"] is None else f"{100 * row['value']:.1f} %".replace(".", ",")
+        text = "keine Daten" if row["value"] is None else format_percent(row["value"])
         ax.text(min(values[i] + 1, 88), i, text, va="center", fontsize=8)
     ax.set_yticks(range(len(shown)))
     ax.set_yticklabels(labels, fontsize=8)
@@ -96,7 +98,7 @@ def render(fig: Figure, fmt: str = "png") -> bytes:
 
 def draw(ax: Axes, name: str, figures: Dict[str, Any], rows: Optional[Sequence[Dict[str, Any]]] = None,
          labels: Optional[Any] = None) -> None:
-    """Draw one of CHARTS on ``ax`` (``labels``: a report.Labels for services and reasons)."""
+    """Draw one of CHARTS on ``ax`` (``labels``: a quality.Labels for services and reasons)."""
     if name == "contacts_by_day":
         contacts_by_day(ax, figures)
     elif name == "contacts_by_hour":

@@ -12,212 +12,32 @@ import datetime as dt
 import logging
 import textwrap
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from sqlalchemy import select
 
-from servicecenter.db import session_scope
-from servicecenter.dialogue import slug_for
-from servicecenter.handoff.summary import REASON_LABELS
 from servicecenter.reports import charts
-from servicecenter.reports.config import TARIFF_KEYS, TO_BE_AGREED, QualityHandbook
-from servicecenter.reports.metrics import Period, compute_figures
-from servicecenter.reports.models import MonthlyAggregate
+from servicecenter.reports.aggregates import month_figures, store_aggregate
+from servicecenter.reports.config import TO_BE_AGREED, QualityHandbook
+from servicecenter.reports.period import Period
+from servicecenter.reports.quality import (
+    Labels,
+    de_eur,
+    de_share,
+    month_title,
+    quality_rows,
+    reimbursement,
+    volume_rows,
+)
+from servicecenter.text import format_number
 
 log = logging.getLogger(__name__)
 
-MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-             "Oktober", "November", "Dezember")
-CHANNEL_LABELS = {"chat": "Chat", "voice": "Telefon"}
-INTENT_LABELS = {
-    "out_of_scope": "Außerhalb der Zuständigkeit der Stadt",
-    "bot_challenge": "Frage an den Assistenten selbst",
-    "greet": "Begrüßung", "thanks": "Dank", "goodbye": "Verabschiedung", "affirm": "Zustimmung",
-    "deny": "Ablehnung", "human": "Wunsch nach einem Menschen", "complaint": "Beschwerde",
-    "case_status": "Frage zum eigenen Vorgang", "not_helpful": "Antwort half nicht",
-    "nlu_fallback": "Nicht verstanden", "unbekannt": "Nicht verstanden",
-}
 CSV_FILES = ("kennzahlen.csv", "kontakte_nach_tag.csv", "themen.csv", "kostenerstattung.csv")
 A4 = (8.27, 11.69)
-
-
-# ------------------------------------------------------------------------ formatting
-
-
-def month_title(month: str) -> str:
-    year, number = month.split("-")
-    return f"{MONTHS_DE[int(number) - 1]} {year}"
-
-
-def de_number(value: float | int | Decimal, decimals: int = 0) -> str:
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "X").replace(".", ",").replace("X", ".")
-
-
-def de_share(value: Optional[float]) -> str:
-    return "keine Daten" if value is None else de_number(100 * value, 1) + " %"
-
-
-def de_eur(value: Optional[Decimal]) -> str:
-    return TO_BE_AGREED if value is None else de_number(value, 2) + " €"
-
-
-class Labels:
-    """German names for slugs and codes (from the knowledge base)."""
-
-    def __init__(self, kb: Any) -> None:
-        self.kb = kb
-
-    def service(self, slug: Optional[str]) -> str:
-        if not slug:
-            return "ohne erkanntes Anliegen"
-        entry = self.kb.services.get(slug) if self.kb is not None else None
-        return entry.name if entry is not None else slug
-
-    def department(self, slug: str) -> str:
-        org = self.kb.organisations.get(slug) if self.kb is not None else None
-        return org.name if org is not None else slug
-
-    def reason(self, code: str) -> str:
-        return REASON_LABELS.get(code, code)
-
-    def intent(self, name: str) -> str:
-        slug = slug_for(name)
-        if slug:
-            return "Unsicher erkannt: " + self.service(slug)
-        return INTENT_LABELS.get(name, name)
-
-    def unanswered(self, key: str) -> str:
-        kind, _, value = key.partition(":")
-        return self.service(value) if kind == "service" else self.intent(value)
-
-
-# ------------------------------------------------------------------------ figures vs targets
-
-
-def quality_rows(figures: Dict[str, Any], handbook: QualityHandbook) -> List[Dict[str, Any]]:
-    """The handbook's standards with the measured value, the target and whether it is met."""
-    t = handbook.targets
-    fcr, takeover, reply = figures["first_contact_resolution"], figures["takeover"], figures["reply_promise"]
-    sat, handoff, fallback = figures["satisfaction"], figures["handoff"], figures["fallback"]
-    hours = de_number(handbook.reply_within_service_hours, 0)
-    rows = [
-        ("fcr", "Abschließend beim Erstkontakt beantwortet", "Erstlösung", fcr["share"], t.first_contact_resolution,
-         f"{de_number(fcr['resolved'])} von {de_number(fcr['contacts'])} Kontakten; Wiederkontakt-Fenster "
-         f"{fcr['repeat_window_days']} Tage", False, "resolved"),
-        ("takeover", f"Übernahme durch einen Menschen innerhalb von {t.takeover_within_seconds} Sekunden",
-         f"Übernahme ≤ {t.takeover_within_seconds} s", takeover["share"], t.takeover_share,
-         f"{de_number(takeover['within_limit'])} von {de_number(takeover['live_handoffs'])} Übergaben an das ServiceCenter",
-         False, "takeover_late"),
-        ("reply", f"Antwort auf Weiterleitungen und Rückrufe innerhalb von {hours} Servicestunden",
-         f"Antwort ≤ {hours} Servicestd.", reply["share"], t.reply_in_time_share,
-         f"{de_number(reply['in_time'])} von {de_number(reply['total'])}; "
-         f"{de_number(reply['forwarded']['pending'] + reply['callbacks']['pending'])} noch in der Frist",
-         False, "reply_late"),
-        ("satisfaction", "Zufriedenheit (positive Bewertungen)", "Zufriedenheit", sat["share"], t.satisfaction,
-         f"{de_number(sat['up'])} von {de_number(sat['rated_conversations'])} bewerteten Gesprächen", False, "resolved"),
-        ("handoff_rate", "Übergabequote (an Menschen übergeben)", "Übergabequote", handoff["share"], None,
-         f"{de_number(handoff['handoffs'])} von {de_number(fcr['contacts'])} Kontakten", True, "handoff"),
-        ("fallback_rate", "Nicht verstandene Nachrichten", "Nicht verstanden", fallback["share"], None,
-         f"{de_number(fallback['fallback_turns'])} von {de_number(fallback['turns'])} Nachrichten", True, "fallback"),
-    ]
-    result = []
-    for key, label, short, value, target, basis, info, drill in rows:
-        if value is None:
-            status = "keine Daten"
-        elif target is None:
-            status = "ohne Ziel" if info else "Ziel offen"
-        else:
-            status = "erfüllt" if value >= target else "nicht erfüllt"
-        result.append({"key": key, "label": label, "short": short, "value": value, "share": value,
-                       "target": target, "basis": basis, "status": status, "info": info, "drill": drill})
-    return result
-
-
-def volume_rows(figures: Dict[str, Any]) -> List[Tuple[str, str]]:
-    c, v = figures["contacts"], figures["voice"]
-    median = figures["takeover"]["median_seconds"]
-    return [
-        ("Kontakte gesamt", de_number(c["total"])),
-        ("davon Chat", de_number(c["by_channel"].get("chat", 0))),
-        ("davon Telefon", de_number(c["by_channel"].get("voice", 0))),
-        ("Gesprächsminuten Telefon", de_number(v["minutes"], 2)),
-        ("Übergaben an Menschen", de_number(figures["handoff"]["handoffs"])),
-        ("Wartezeit bis zur Übernahme (Median)", "keine Daten" if median is None else f"{de_number(median, 0)} s"),
-        ("Bewertungen (davon mit Kommentar)",
-         f"{de_number(figures['satisfaction']['ratings'])} ({de_number(figures['satisfaction']['with_comment'])})"),
-    ]
-
-
-# ------------------------------------------------------------------------ reimbursement
-
-
-@dataclass(frozen=True)
-class LineItem:
-    key: str
-    label: str
-    unit: str
-    quantity: Decimal
-    tariff: Optional[Decimal]
-
-    @property
-    def amount(self) -> Optional[Decimal]:
-        if self.tariff is None:
-            return None
-        return (self.quantity * self.tariff).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-def reimbursement(figures: Dict[str, Any], handbook: QualityHandbook) -> Tuple[List[LineItem], Optional[Decimal]]:
-    """Line items (quantity × tariff) and the total; the total is None while any tariff is open."""
-    quantities = {
-        "contact_chat": Decimal(figures["contacts"]["by_channel"].get("chat", 0)),
-        "contact_voice": Decimal(figures["contacts"]["by_channel"].get("voice", 0)),
-        "voice_minute": Decimal(str(figures["voice"]["minutes"])),
-        "handoff": Decimal(figures["handoff"]["handoffs"]),
-        "monthly_base": Decimal(1),
-    }
-    items = []
-    for key in TARIFF_KEYS:
-        tariff = handbook.tariffs[key]
-        items.append(LineItem(key, tariff.label, tariff.unit, quantities[key], tariff.amount))
-    amounts = [i.amount for i in items]
-    total = None if any(a is None for a in amounts) else sum(amounts, Decimal("0.00"))  # type: ignore[arg-type]
-    return items, total
-
-
-# ------------------------------------------------------------------------ figures of a month
-
-
-def month_figures(month: str, handbook: QualityHandbook, url: Optional[str] = None,
-                  now: Optional[dt.datetime] = None) -> Tuple[Dict[str, Any], bool]:
-    """The month's figures and whether they come from the kept aggregate (data purged)."""
-    with session_scope(url) as session:
-        kept = session.execute(select(MonthlyAggregate).where(MonthlyAggregate.month == month)).scalar_one_or_none()
-        if kept is not None and kept.frozen:
-            return dict(kept.figures), True
-    period = Period.month(month, handbook.routing.timezone)
-    figures = compute_figures(period, handbook.repeat_contact_days, handbook.routing.calendar,
-                              handbook.reply_within_service_hours, handbook.targets.takeover_within_seconds,
-                              url=url, now=now)
-    return figures, False
-
-
-def store_aggregate(month: str, figures: Dict[str, Any], frozen: bool, url: Optional[str] = None) -> None:
-    """Keep the month's figures (no personal data); a frozen aggregate is never overwritten."""
-    with session_scope(url) as session:
-        kept = session.get(MonthlyAggregate, month)
-        now = dt.datetime.now(dt.timezone.utc)
-        if kept is None:
-            session.add(MonthlyAggregate(month=month, figures=figures, frozen=frozen, computed_at=now))
-        elif not kept.frozen:
-            kept.figures, kept.frozen, kept.computed_at = figures, frozen, now
-
-
-# ------------------------------------------------------------------------ files
 
 
 @dataclass(frozen=True)
@@ -252,11 +72,11 @@ def write_csvs(directory: Path, figures: Dict[str, Any], handbook: QualityHandbo
     topics += [["Übergabe an", labels.department(k), str(n)] for k, n in figures["handoff"]["by_department"].items()]
     _write_csv(paths[2], ["Art", "Thema", "Anzahl"], topics)
     items, total = reimbursement(figures, handbook)
-    lines = [[i.label, de_number(i.quantity, 2 if i.key == "voice_minute" else 0), i.unit,
-              TO_BE_AGREED if i.tariff is None else de_number(i.tariff, 4 if i.tariff != i.tariff.quantize(Decimal("0.01")) else 2),
+    lines = [[i.label, format_number(i.quantity, 2 if i.key == "voice_minute" else 0), i.unit,
+              TO_BE_AGREED if i.tariff is None else format_number(i.tariff, 4 if i.tariff != i.tariff.quantize(Decimal("0.01")) else 2),
               de_eur(i.amount).replace(" €", "")] for i in items]
     lines.append(["Summe", "", "", "", "nicht berechenbar: Tarife noch zu vereinbaren" if total is None
-                  else de_number(total, 2)])
+                  else format_number(total, 2)])
     _write_csv(paths[3], ["Position", "Menge", "Einheit", "Tarif (EUR je Einheit)", "Betrag (EUR)"], lines)
     return paths
 
@@ -318,7 +138,7 @@ def write_pdf(path: Path, month: str, figures: Dict[str, Any], handbook: Quality
 
         fig = _page(pdf, "Kostenerstattung", month)
         y = _table(fig, 0.90, ["Position", "Menge", "Tarif", "Betrag"],
-                   [[i.label[:55], f"{de_number(i.quantity, 2 if i.key == 'voice_minute' else 0)} {i.unit}",
+                   [[i.label[:55], f"{format_number(i.quantity, 2 if i.key == 'voice_minute' else 0)} {i.unit}",
                      de_eur(i.tariff), de_eur(i.amount)] for i in items], [0.07, 0.55, 0.72, 0.85], size=8)
         fig.text(0.07, y - 0.01, "Summe: " + ("nicht berechenbar, Tarife noch zu vereinbaren" if total is None
                                                 else de_eur(total)), fontsize=10, weight="bold", va="top")

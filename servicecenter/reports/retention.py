@@ -21,7 +21,9 @@ from sqlalchemy.engine import Connection
 from servicecenter.db import Base, get_engine
 from servicecenter.input_guard import valid_session_id
 from servicecenter.models import Ticket, UtcDateTime
+from servicecenter.reports.aggregates import month_figures, store_aggregate
 from servicecenter.reports.models import Feedback
+from servicecenter.reports.period import Period
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +204,6 @@ def _first_data_day(conn: Connection, tz) -> Optional[dt.date]:  # type: ignore[
 def purge(handbook, url: Optional[str] = None, now: Optional[dt.datetime] = None) -> PurgeResult:  # type: ignore[no-untyped-def]
     """Keep the figures of every finished month that is about to lose data, then delete the
     conversations older than the retention period."""
-    from servicecenter.reports.report import month_figures, store_aggregate
-
     now = now or dt.datetime.now(dt.timezone.utc)
     cutoff = now - dt.timedelta(days=handbook.retention_days)
     result = PurgeResult(cutoff=cutoff)
@@ -212,8 +212,6 @@ def purge(handbook, url: Optional[str] = None, now: Optional[dt.datetime] = None
     with engine.connect() as conn:
         first_day = _first_data_day(conn, tz)
     if first_day is not None and first_day <= cutoff.astimezone(tz).date():
-        from servicecenter.reports.metrics import Period
-
         for month in _months_between(first_day, cutoff.astimezone(tz).date()):
             if Period.month(month, handbook.routing.timezone).end > now:
                 continue  # an unfinished month cannot be summed up yet

@@ -1,4 +1,5 @@
-"""Metric functions and the BM25 baseline of servicecenter.evaluation, on tiny made-up data."""
+"""Metric functions and the BM25 baseline of servicecenter.evaluation, on tiny made-up data;
+the held-out set's reader on the real file."""
 
 from __future__ import annotations
 
@@ -7,24 +8,20 @@ from typing import Any, Dict, List
 
 import pytest
 
-from servicecenter.evaluation import (
-    Bm25Baseline,
-    EvaluationError,
-    align,
-    baseline_turns,
+from servicecenter.evaluation.baseline import Bm25Baseline, baseline_turns, tokenize
+from servicecenter.evaluation.dataset import EvaluationError, align, heldout_cases, heldout_texts
+from servicecenter.evaluation.metrics import (
     candidate_recall,
     check_targets,
     department_accuracy,
     error_records,
-    evaluate_heldout,
-    format_table,
     outcome_accuracy,
-    plot_confusion,
     service_accuracy,
     service_scores,
     summarize_intent_report,
-    tokenize,
 )
+from servicecenter.evaluation.rendering import format_table, plot_confusion
+from servicecenter.evaluation.run import evaluate_heldout
 
 
 def _exp(service: Any, outcome: str, department: Any = None, **extra: Any) -> Dict[str, Any]:
@@ -177,3 +174,10 @@ def test_plot_confusion_writes_png(tmp_path: Path) -> None:
     path = tmp_path / "cm.png"
     plot_confusion(["none", "a", "b"], ["none", "a", "a"], path, "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_heldout_reader_gives_cases_and_their_turn_texts_in_file_order() -> None:
+    cases = heldout_cases()
+    texts = heldout_texts()
+    assert cases and all(len(c["turns"]) == len(c["expected"]) for c in cases)
+    assert texts == [text for case in cases for text in case["turns"]]

@@ -17,10 +17,10 @@ from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff import tickets
 from servicecenter.models import Notification
 from servicecenter.rasa_tables import RASA_EVENTS
+from servicecenter.reports.aggregates import month_figures
 from servicecenter.reports.config import load_quality
 from servicecenter.reports.feedback import record_feedback
 from servicecenter.reports.models import MonthlyAggregate
-from servicecenter.reports.report import month_figures
 from servicecenter.reports.retention import erase_conversation, purge, remaining_rows
 from servicecenter.reports.sample_data import BERLIN, Writer
 from servicecenter.training import upgrade_database

@@ -13,7 +13,9 @@ import pytest
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import get_engine
 from servicecenter.reports.config import load_quality
-from servicecenter.reports.metrics import Period, compute_figures, drill_down
+from servicecenter.reports.drilldown import drill_down
+from servicecenter.reports.figures import compute_figures
+from servicecenter.reports.period import Period
 from servicecenter.reports.sample_data import BERLIN, Writer, generate_month
 from servicecenter.training import upgrade_database
 

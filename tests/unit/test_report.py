@@ -17,8 +17,10 @@ import yaml
 from servicecenter import PROJECT_ROOT
 from servicecenter.cli import main
 from servicecenter.db import get_engine
+from servicecenter.reports.aggregates import store_aggregate
 from servicecenter.reports.config import load_quality
-from servicecenter.reports.report import CSV_FILES, reimbursement, store_aggregate, write_report
+from servicecenter.reports.quality import reimbursement
+from servicecenter.reports.report import CSV_FILES, write_report
 from servicecenter.reports.sample_data import generate_month
 from servicecenter.training import upgrade_database
 
