@@ -48,11 +48,16 @@ run: prepare
 	  echo "Voice stays off until a Vosk model is there: see README, section Voice."
 	$(ASSISTANT) run --no-prepare
 
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-k voice" (.ci/run adds a JUnit report).
+PYTEST_ARGS ?=
+# Leaves out what needs the trained model, speech, a browser or running processes.
+FAST_MARKERS := not e2e and not integration and not model and not stack and not speech
+
 test: prepare
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
 
 test-fast: install
-	$(PY) -m pytest -q -m "not e2e and not integration"
+	$(PY) -m pytest -q -p no:cacheprovider -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 eval: prepare
 	$(ASSISTANT) eval
@@ -60,8 +65,10 @@ eval: prepare
 bench: prepare
 	$(PY) -m benchmarks.run
 
+# Style and the import contracts of .importlinter (layers, no cycles; docs/architecture.md).
 lint: install
 	$(VENV)/bin/ruff check servicecenter bot speech tests benchmarks
+	$(VENV)/bin/lint-imports
 
 # Re-pin every dependency from the current virtualenv (after a deliberate upgrade).
 lock:

@@ -1,5 +1,15 @@
 """Shared fixtures: a throw-away database with the knowledge base, the trained model and
-the running stack (action server, Rasa, console) started once per test session."""
+the running stack (action server, Rasa, console) started once per test session.
+
+Markers (registered in pyproject.toml): ``e2e`` browser tests, ``integration`` tests that need
+running processes or servers, ``model`` the trained Rasa model, ``stack`` the project's
+processes, ``speech`` Vosk or speech synthesis. Tests get ``model``, ``stack``, ``speech`` and
+``e2e`` automatically from the fixtures they use (``FIXTURE_MARKERS``); modules that need them
+otherwise mark themselves. ``make test-fast`` leaves all of them out.
+
+With ``CI=true`` a skipped test fails: CI installs everything, so a skip there means that a
+browser, database or SIP test silently did not run.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +23,106 @@ import pytest
 from servicecenter import PROJECT_ROOT
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def playwright_sync_api():  # type: ignore[no-untyped-def]
+    """``playwright.sync_api``; the calling test is skipped (fails under CI) without Debian's
+    Chromium or Playwright."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed")
+    return pytest.importorskip("playwright.sync_api")
+
+
+# A test using one of these fixtures (directly or through another fixture) gets the marker.
+FIXTURE_MARKERS = {
+    "trained_model": ("model",),
+    "stack": ("model", "stack", "integration"),
+    "browser": ("e2e",),
+    "korean_engine": ("speech",),
+    "korean_open_engine": ("speech",),
+    "espeak": ("speech",),
+    "tts": ("speech",),
+}
+
+
+def running_under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
+    # tryfirst: the markers must be there before `-m` deselects.
+    for item in items:
+        present = {mark.name for mark in item.iter_markers()}
+        for fixture in getattr(item, "fixturenames", ()):
+            for name in FIXTURE_MARKERS.get(fixture, ()):
+                if name not in present:
+                    item.add_marker(name)
+                    present.add(name)
+
+
+def _skip_reason(longrepr) -> str:  # type: ignore[no-untyped-def]
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if running_under_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {_skip_reason(report.longrepr)}"
+
+
+_skipped_modules: list = []
+
+
+def pytest_collectreport(report) -> None:  # type: ignore[no-untyped-def]
+    if report.skipped:
+        _skipped_modules.append((report.nodeid, _skip_reason(report.longrepr)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if running_under_ci() and _skipped_modules:
+        terminalreporter.section("modules skipped under CI=true (a failure)", red=True)
+        for nodeid, reason in _skipped_modules:
+            terminalreporter.line(f"{nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untyped-def]
+    # Under CI a whole module skipped at collection (e.g. a missing import) fails the run too,
+    # while the other modules still run; so does a run without any test.
+    if not running_under_ci():
+        return
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED or (_skipped_modules and exitstatus == pytest.ExitCode.OK):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_sources_untouched() -> Iterator[None]:
+    """No test may change what the model is trained from (config.yml, bot/domain, bot/data,
+    bot/nlu, the spaCy pipeline): the next `make run` would train again."""
+    from servicecenter.settings import get_settings
+    from servicecenter.training import ModelSources, source_parts
+
+    sources = ModelSources.of(get_settings())
+    before = source_parts(sources)
+    yield
+    after = source_parts(sources)
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    assert not changed, f"the tests changed what the model is trained from: {', '.join(changed)}"
 
 
 @pytest.fixture(scope="session")

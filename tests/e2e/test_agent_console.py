@@ -6,31 +6,22 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Iterator, Tuple
+from typing import TYPE_CHECKING, Iterator, Tuple
 
 import pytest
 
 from servicecenter import accounts
 from tests.conftest import core_hours
+from tests.e2e.chat_page import REPLY_TIMEOUT_MS, ChatPage
 from tests.e2e.console_login import signed_in
-from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS, REPLY_TIMEOUT_MS, ChatPage
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
-]
+if TYPE_CHECKING:
+    from playwright import sync_api
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.e2e
+
 PASSWORD = "richtig-langes-Passwort-1"
 ATTACK = '<img src=x onerror="window.__pwned=1"> [x](javascript:alert(1)) Hallo'
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator["sync_api.Browser"]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

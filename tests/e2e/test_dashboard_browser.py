@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import Iterator
 
 import pytest
 
@@ -18,13 +17,8 @@ from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database
 from tests.e2e.console_login import signed_in
-from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.e2e
 PASSWORD = "richtig-langes-Passwort-1"
 
 
@@ -53,14 +47,6 @@ def console(tmp_path_factory, knowledge):  # type: ignore[no-untyped-def]
     yield {"url": f"http://127.0.0.1:{port}", "db": url, "senders": senders}
     process.popen.terminate()
     process.popen.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator["sync_api.Browser"]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def signed_in_page(browser, console, role: str):  # type: ignore[no-untyped-def]

@@ -10,17 +10,14 @@ from sqlalchemy import select
 
 from servicecenter.db import session_scope
 from servicecenter.reports.models import Feedback
-from tests.e2e.test_chat_page import CHROMIUM, ChatPage, _open_chat, browser  # noqa: F401  (fixture)
+from tests.e2e.chat_page import ChatPage, open_chat
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
-]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def chat(browser, stack) -> Iterator[ChatPage]:  # type: ignore[no-untyped-def]  # noqa: F811
-    yield from _open_chat(browser, stack.console_url)
+def chat(browser, stack) -> Iterator[ChatPage]:  # type: ignore[no-untyped-def]
+    yield from open_chat(browser, stack.console_url)
 
 
 def test_citizen_rates_an_answer_with_a_comment_and_it_is_stored(chat: ChatPage, session_db) -> None:

@@ -22,13 +22,8 @@ from servicecenter.settings import Settings
 from servicecenter.stack import free_port, start_console
 from servicecenter.training import upgrade_database
 from tests.e2e.console_login import signed_in
-from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
-]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.e2e
 PASSWORD = "richtig-langes-Passwort-1"
 LONG_URL = "https://www.geldern.de/" + "sehr-langer-pfad-" * 18 + "ende"
 LONG_MESSAGE = ("Guten Tag, ich wollte fragen wie das mit dem Reisepass ist, wenn man im Sommer verreisen "
@@ -70,15 +65,13 @@ def console(tmp_path_factory):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def page(console) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        username = f"trainer-{uuid.uuid4().hex[:8]}"
-        accounts.add_user(username, PASSWORD, "trainer", None, url=console["db"])
-        _, page, errors = signed_in(browser, console["url"], username, PASSWORD,
-                                    viewport={"width": 1280, "height": 800})
-        yield page, errors
-        browser.close()
+def page(console, browser) -> Iterator[tuple]:  # type: ignore[no-untyped-def]
+    username = f"trainer-{uuid.uuid4().hex[:8]}"
+    accounts.add_user(username, PASSWORD, "trainer", None, url=console["db"])
+    context, page, errors = signed_in(browser, console["url"], username, PASSWORD,
+                                      viewport={"width": 1280, "height": 800})
+    yield page, errors
+    context.close()
 
 
 def _no_sideways_scrolling(page) -> None:  # type: ignore[no-untyped-def]
