@@ -34,13 +34,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.procs import process_age_s, tree_rss_mib  # noqa: E402
 from servicecenter import PROJECT_ROOT  # noqa: E402
+from servicecenter.evaluation.dataset import heldout_texts  # noqa: E402
 
 MESSAGES = 500
 WARMUP_MESSAGES = 15
 TURNS_PER_CONVERSATION = 3
 HTTP_TIMEOUT_S = 60.0
 REST_PATH = "/webhooks/rest/webhook"
-HELDOUT_FILE = PROJECT_ROOT / "tests" / "eval" / "heldout.jsonl"
 OUT_FILE = PROJECT_ROOT / "reports" / "bench.json"
 TARGETS = {
     "http_p50_ms": 50.0,
@@ -51,15 +51,6 @@ TARGETS = {
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def heldout_messages(path: Path = HELDOUT_FILE) -> List[str]:
-    """Every held-out turn text, in file order (fixed across runs)."""
-    texts: List[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            texts.extend(json.loads(line)["turns"])
-    return texts
 
 
 def message_plan(texts: Sequence[str], count: int, offset: int = 0) -> List[Tuple[int, str]]:
@@ -256,7 +247,7 @@ def run(skip_training: bool, messages: int, out: Path) -> Dict[str, Any]:
     quiet_rasa()
     settings = get_settings()
     model = latest_model(settings)
-    texts = heldout_messages()
+    texts = heldout_texts()
     warmup = message_plan(texts, WARMUP_MESSAGES, offset=len(texts) // 2)
     plan = message_plan(texts, messages)
     figures: Dict[str, Any] = {

@@ -12,16 +12,14 @@ from typing import List, Optional
 from servicecenter.knowledge import aspects as A
 from servicecenter.knowledge import spoken
 from servicecenter.knowledge.loader import KnowledgeBase
-from servicecenter.knowledge.schema import Fee, OpeningHours, Organisation, Service
+from servicecenter.knowledge.schema import WEEKDAYS, Fee, OpeningHours, Organisation, Service
+from servicecenter.text import WEEKDAY_ABBREVIATIONS, format_euro, weekday_adverb
 
 CHAT = "chat"
 VOICE = "voice"
 
-_DAY_NAMES = {
-    "mo": ("Mo", "montags"), "tu": ("Di", "dienstags"), "we": ("Mi", "mittwochs"),
-    "th": ("Do", "donnerstags"), "fr": ("Fr", "freitags"), "sa": ("Sa", "samstags"),
-    "su": ("So", "sonntags"),
-}
+# Schema day key -> ("Mo", "montags"): the chat's abbreviation and the spoken form.
+_DAY_NAMES = {key: (WEEKDAY_ABBREVIATIONS[i], weekday_adverb(i)) for i, key in enumerate(WEEKDAYS)}
 _ORDER = list(_DAY_NAMES)
 
 HUMAN_HINT_CHAT = "Sie möchten lieber mit einem Menschen sprechen? Schreiben Sie einfach „Mitarbeiter“."
@@ -34,10 +32,7 @@ def channel_kind(input_channel: Optional[str]) -> str:
 
 
 def format_eur(amount: float) -> str:
-    if amount == 0:
-        return "gebührenfrei"
-    text = f"{amount:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
-    return f"{text} €"
+    return "gebührenfrei" if amount == 0 else format_euro(amount)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import unicodedata
 from typing import Dict, List
 
 from servicecenter.knowledge.loader import KnowledgeBase
+from servicecenter.text import restore_umlauts
 
 MIN_LENGTH = 6
 CUTOFF = 0.86
@@ -20,8 +21,7 @@ _WORD = re.compile(r"[a-zäöüß]+")
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFC", text.casefold())
-    return text.replace("ae", "ä").replace("oe", "ö").replace("ue", "ü").replace("ss", "ß")
+    return restore_umlauts(unicodedata.normalize("NFC", text.casefold()))
 
 
 def _index(kb: KnowledgeBase) -> Dict[str, Dict[str, str]]:

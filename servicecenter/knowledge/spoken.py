@@ -6,6 +6,8 @@ import re
 
 from num2words import num2words
 
+from servicecenter.text import WEEKDAY_ABBREVIATIONS, month_name, weekday_adverb
+
 _URL_RE = re.compile(r"\[([^\]]+)\]\((https?://[^)]+)\)|https?://\S+|www\.\S+")
 _EURO_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?|\d+(?:[.,]\d{1,2})?)\s*(?:€|EUR\b|Euro\b)")
 _TIME_RANGE_RE = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*[-–]\s*(\d{1,2})(?::(\d{2}))?\s*Uhr\b")
@@ -18,15 +20,9 @@ _NUMBER_RE = re.compile(r"\b\d+(?:,\d+)?\b")
 _EMAIL_RE = re.compile(r"\b([\w.+-]+)@([\w-]+(?:\.[\w-]+)+)\b")
 _MARKUP_RE = re.compile(r"[*_`#>]")
 
-_DAYS = {"Mo": "montags", "Di": "dienstags", "Mi": "mittwochs", "Do": "donnerstags",
-         "Fr": "freitags", "Sa": "samstags", "So": "sonntags"}
+_DAYS = {abbreviation: weekday_adverb(i) for i, abbreviation in enumerate(WEEKDAY_ABBREVIATIONS)}
 _DAY_RANGE_RE = re.compile(r"\b(Mo|Di|Mi|Do|Fr|Sa|So)\.?\s*[-–]\s*(Mo|Di|Mi|Do|Fr|Sa|So)\b\.?")
 _DAY_RE = re.compile(r"\b(Mo|Di|Mi|Do|Fr|Sa|So)\.?(?=[\s:,]+\d)")
-
-_MONTHS = [
-    "Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
-    "September", "Oktober", "November", "Dezember",
-]
 
 
 def words(number: int) -> str:
@@ -83,7 +79,7 @@ def _date_sub(match: re.Match) -> str:
     day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
     if not 1 <= month <= 12:
         return match.group(0)
-    return f"{num2words(day, lang='de', to='ordinal')}n {_MONTHS[month - 1]} {words(year)}"
+    return f"{num2words(day, lang='de', to='ordinal')}n {month_name(month)} {words(year)}"
 
 
 def _number_sub(match: re.Match) -> str:

@@ -7,39 +7,25 @@ Needs a server: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh); ski
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 
 import pytest
-from sqlalchemy import text
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import get_engine
 from servicecenter.handoff import tickets
 from servicecenter.reports.config import load_quality
+from servicecenter.reports.drilldown import drill_down
 from servicecenter.reports.feedback import FeedbackRejected, record_feedback
-from servicecenter.reports.metrics import Period, compute_figures, drill_down
+from servicecenter.reports.figures import compute_figures
+from servicecenter.reports.period import Period
 from servicecenter.reports.report import write_report
 from servicecenter.reports.retention import erase_conversation, purge, remaining_rows
 from servicecenter.reports.sample_data import BERLIN, Writer, generate_month
-from servicecenter.training import upgrade_database
 
-URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not URL, reason="no PostgreSQL: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh)"),
-]
+# pg_url (tests/conftest.py): the emptied and migrated PostgreSQL test database.
+pytestmark = pytest.mark.integration
 LATER = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)
-
-
-@pytest.fixture()
-def pg_url():
-    engine = get_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    upgrade_database(URL)
-    return URL
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from servicecenter import PROJECT_ROOT
+from servicecenter.evaluation.dataset import heldout_texts
 from servicecenter.trainer.redaction import Redactor, iban_valid
 
 # Every value in these messages is invented; each must disappear from the redacted text.
@@ -99,10 +98,7 @@ def test_ordinary_questions_are_left_alone(redactor, text):
 
 def test_training_and_heldout_texts_are_almost_never_touched(redactor):
     """Over-redaction would damage training data: fewer than 1 in 200 real questions may change."""
-    texts = []
-    for line in (PROJECT_ROOT / "tests" / "eval" / "heldout.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            texts += json.loads(line)["turns"]
+    texts = heldout_texts()
     changed = [t for t in texts if redactor.redact(t).text != t]
     assert len(changed) <= len(texts) / 200, changed
 
@@ -205,10 +201,7 @@ def test_word_rules_alone_leave_service_words_alone(tmp_path):
     take service words for names: the training examples and the held-out questions stay as
     they are."""
     bare = Redactor(PROJECT_ROOT / "models" / "spacy" / "de_geldern", vocabulary_dir=tmp_path)
-    texts = _nlu_texts()
-    for line in (PROJECT_ROOT / "tests" / "eval" / "heldout.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            texts += json.loads(line)["turns"]
+    texts = _nlu_texts() + heldout_texts()
     changed = [t for t in texts if bare.redact(t).text != t]
     assert len(changed) <= len(texts) / 200, changed
     # ... and still catch the lower-case names.
