@@ -2,7 +2,8 @@
 
 The console runs :func:`run_forever` as a background task. At the configured local time
 (``ASSISTANT_PURGE_AT``, default 03:00 Europe/Berlin) it runs the purge in a worker thread;
-a file lock under var/ makes sure that several console workers never purge at once. An
+a lease in the database (``servicecenter.leases``, kept alive while the purge runs) makes
+sure that several console workers, on one machine or several, never purge at once. An
 operator who prefers cron or a systemd timer sets ``ASSISTANT_PURGE_SCHEDULED=false`` and
 calls ``assistant purge`` there.
 """
@@ -11,17 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import fcntl
 import logging
-import os
-from pathlib import Path
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
+
+from servicecenter import leases
 
 log = logging.getLogger(__name__)
 
 TIMEZONE = ZoneInfo("Europe/Berlin")
-LOCK_FILE = "purge.lock"
+PURGE_LEASE = "daily-purge"
+# The purging process renews the lease every third of this; a killed one frees it after this long.
+PURGE_LEASE_TTL_SECONDS = 60.0
 
 
 def next_run(now: dt.datetime, at: dt.time) -> dt.datetime:
@@ -39,23 +41,17 @@ def purge_once(settings: Any, now: Optional[dt.datetime] = None) -> Optional[Any
     from servicecenter.reports.config import load_quality
     from servicecenter.reports.retention import purge
 
-    var_dir = Path(settings.var_dir)
-    var_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(var_dir / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.info("purge skipped: another process is purging")
-            return None
-        kb = load_knowledge(settings.knowledge_dir, settings.catalogue_path)
-        handbook = load_quality(settings.knowledge_dir, kb)
-        result = purge(handbook, url=settings.db_url, now=now)
-        log.info("scheduled purge: %d conversations older than %s deleted (%d rows), %d kept for open tickets",
-                 result.conversations, result.cutoff.date(), sum(result.rows.values()), result.kept_open)
-        return result
-    finally:
-        os.close(fd)
+        with leases.hold(PURGE_LEASE, PURGE_LEASE_TTL_SECONDS, url=settings.db_url):
+            kb = load_knowledge(settings.knowledge_dir, settings.catalogue_path)
+            handbook = load_quality(settings.knowledge_dir, kb)
+            result = purge(handbook, url=settings.db_url, now=now)
+    except leases.LeaseBusy:
+        log.info("purge skipped: another process is purging")
+        return None
+    log.info("scheduled purge: %d conversations older than %s deleted (%d rows), %d kept for open tickets",
+             result.conversations, result.cutoff.date(), sum(result.rows.values()), result.kept_open)
+    return result
 
 
 async def run_forever(settings: Any) -> None:

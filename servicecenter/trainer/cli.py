@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from servicecenter.settings import Settings
+from servicecenter.trainer.errors import JobError
 
 
 def _actor() -> str:
@@ -56,16 +57,16 @@ def format_comparison(evaluation: Mapping[str, Any]) -> str:
 
 
 def train_candidate(args: argparse.Namespace, settings: Settings) -> int:
-    from servicecenter.trainer import jobs
+    from servicecenter.trainer import jobs, runner
 
     try:
         job = jobs.create_job(settings, _actor(), epochs=args.epochs)
-    except jobs.JobError as err:
+    except JobError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
     print(f"• job {job.id}: training a candidate into {jobs.job_dir(settings, job.id)}", flush=True)
     print(f"  log: {job.log_path}", flush=True)
-    job = jobs.run_job(settings, job.id, evaluate_after=not args.no_eval)
+    job = runner.run_job(settings, job.id, evaluate_after=not args.no_eval)
     if job.status != "done":
         print(f"error: {job.error}", file=sys.stderr)
         return 1
@@ -77,8 +78,9 @@ def train_candidate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from servicecenter.settings import get_trainer_settings
     from servicecenter.trainer import jobs
-    from servicecenter.trainer.config import trainer_settings
+    from servicecenter.trainer.comparison import evaluate_candidate
 
     if args.job:
         job = jobs.get_job(args.job, settings.db_url)
@@ -92,29 +94,29 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     if not model.is_file() or jobs.sha256_file(model) != job.model_sha256:
         print(f"error: the candidate of job {job.id} is missing or was changed", file=sys.stderr)
         return 2
-    margin = args.margin if args.margin is not None else trainer_settings().gate_margin
+    margin = args.margin if args.margin is not None else get_trainer_settings().gate_margin
     print(f"• comparing job {job.id} with {jobs.active_model(settings)} on the held-out set", flush=True)
-    evaluation = jobs.evaluate_candidate(settings, model, jobs.active_model(settings), margin=margin)
-    jobs._update(settings.db_url, job.id, evaluation=evaluation, gate_passed=bool(evaluation["gate"]["passed"]))
+    evaluation = evaluate_candidate(settings, model, jobs.active_model(settings), margin=margin)
+    jobs.update_job(settings.db_url, job.id, evaluation=evaluation, gate_passed=bool(evaluation["gate"]["passed"]))
     print("\n" + format_comparison(evaluation))
     return 0 if evaluation["gate"]["passed"] else 3
 
 
 def cmd_activate(args: argparse.Namespace, settings: Settings) -> int:
-    from servicecenter.trainer import jobs
+    from servicecenter.trainer import activation, jobs
 
     try:
         if args.rollback:
-            swap = jobs.rollback(settings, _actor(), rasa_url=args.rasa_url, load_server=not args.no_server)
+            swap = activation.rollback(settings, _actor(), rasa_url=args.rasa_url, load_server=not args.no_server)
         else:
             if not args.job:
                 print("error: name the job to activate (see the console or 'assistant evaluate')", file=sys.stderr)
                 return 2
             # Whoever runs this command operates the server: a reason stands for the supervisor's override.
             role = "supervisor" if args.override_reason else "trainer"
-            swap = jobs.activate(settings, args.job, _actor(), role, override_reason=args.override_reason,
+            swap = activation.activate(settings, args.job, _actor(), role, override_reason=args.override_reason,
                                  rasa_url=args.rasa_url, load_server=not args.no_server)
-    except jobs.JobError as err:
+    except JobError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
     record = swap.activation

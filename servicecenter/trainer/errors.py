@@ -12,3 +12,9 @@ class TrainerError(Exception):
         super().__init__(message)
         self.message = message
         self.status_code = status_code if status_code is not None else self.default_status
+
+
+class JobError(TrainerError, RuntimeError):
+    """A training job cannot be started, run or used."""
+
+    default_status = 409

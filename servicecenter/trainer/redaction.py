@@ -34,8 +34,11 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from servicecenter.text import MONTH_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,7 @@ LABELS = (NAME, PHONE, EMAIL, ADDRESS, IBAN, DATE, FILE_NUMBER)
 PRIORITY = {IBAN: 7, EMAIL: 6, FILE_NUMBER: 5, DATE: 4, PHONE: 3, ADDRESS: 2, NAME: 1}
 PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(re.escape(label) for label in LABELS) + r")\]")
 
-MONTHS = [
-    "januar", "jänner", "februar", "märz", "maerz", "april", "mai", "juni", "juli", "august",
-    "september", "oktober", "november", "dezember",
-    "jan", "feb", "mär", "apr", "jun", "jul", "aug", "sep", "sept", "okt", "nov", "dez",
-]
+MONTHS = sorted(MONTH_WORDS)
 STREET_SUFFIX = (
     r"(?:straße|strasse|str\.?|weg|platz|allee|gasse|ring|damm|ufer|wall|markt|steg|pfad|chaussee|"
     r"graben|stiege|zeile|hof|berg|feld|kamp|heide|acker|anger|garten|tor|brücke|bruch|park|siedlung)"
@@ -63,114 +62,51 @@ STREET_SUFFIX = (
 STREET_WORD = re.compile(rf"^[A-ZÄÖÜ][\w\-äöüß]*{STREET_SUFFIX}$")
 STREET_SINGLE = re.compile(r"^(?:Straße|Strasse|Str\.?|Weg|Platz|Allee|Gasse|Ring|Damm|Ufer|Wall|Markt|Tor)$")
 HOUSE_NUMBER = r"^\d{1,4}(?:[a-zA-Z]|-\d{1,4})?\.?$"
-# Words after a number that show it is not a house number ("Ring 3 Wochen" is no address).
-NOT_HOUSE = {
-    "uhr", "euro", "eur", "€", "jahre", "jahren", "jahr", "monate", "monaten", "wochen", "woche",
-    "tage", "tagen", "tag", "mal", "stunden", "minuten", "prozent", "%", "personen", "kinder", "stück",
-}
-NAME_TRIGGERS = [
-    ["ich", "heiße"], ["ich", "heisse"], ["ich", "bin"], ["mein", "name", "ist"], ["name", ":"],
-    ["mein", "name", "lautet"], ["hier", "ist"], ["hier", "spricht"], ["am", "apparat", "ist"],
-    ["im", "auftrag", "von"], ["mein", "mann"], ["mein", "sohn"], ["meine", "tochter"],
-    ["meine", "mutter"], ["mein", "vater"], ["mit", "freundlichen", "grüßen"], ["mit", "freundlichem", "gruß"],
-    ["viele", "grüße"], ["liebe", "grüße"], ["beste", "grüße"], ["freundliche", "grüße"], ["grüße"],
-    ["gruß"], ["mfg"], ["lg"], ["vg"], ["herr"], ["herrn"], ["frau"], ["hr."], ["fr."], ["familie"],
-]
-# "meiner Frau Blumen bringen": after a possessive or article, Frau/Herr is a noun, not a title.
-POSSESSIVES = {
-    "mein", "meine", "meiner", "meinem", "meinen", "dein", "deine", "deiner", "sein", "seine", "seiner",
-    "seinem", "ihr", "ihre", "ihrer", "ihrem", "unser", "unsere", "unserer", "die", "der", "eine", "einer",
-}
-# Title-case words that follow a trigger but are not names ("ich bin Rentner", "Frau Doktor").
-NOT_NAMES = {
-    "rentner", "rentnerin", "student", "studentin", "schüler", "schülerin", "mutter", "vater", "neu",
-    "hier", "bürger", "bürgerin", "arbeitslos", "selbstständig", "selbständig", "eigentümer", "mieter",
-    "doktor", "dr", "dr.", "prof", "prof.", "und", "oder", "aus", "in", "im", "vom", "von", "der", "die",
-    "das", "ich", "sie", "wir", "geldern", "deutschland", "stadt", "bürgerbüro", "bürgerservice",
-    "standesamt", "rathaus", "vielen", "dank", "danke", "bitte", "hallo", "guten", "tag", "morgen", "abend",
-    "ja", "nein", "okay", "gerne", "also", "eigentlich", "gerade", "schon", "noch", "nicht", "kein",
-    "keine", "sehr", "auch", "mal", "heute", "gestern", "nach", "wegen", "mit", "für", "auf", "an",
-    "am", "zu", "zum", "zur", "bei", "ein", "eine", "einen", "mein", "meine", "meinen", "sein", "seine",
-    "kunde", "kundin", "anwohner", "anwohnerin", "besitzer", "besitzerin", "halter", "halterin",
-    "verwitwet", "verheiratet", "ledig", "geschieden", "schwanger", "krank", "behindert",
-}
-# "meine Frau Anna", "mein Mann Peter Schulz", "für meinen Sohn Jonas": the words after a
-# relative are a name when they are no ordinary word ("meine Frau Blumen pflanzen" is not).
-RELATIVES = {
-    "mein": ["mann", "ehemann", "sohn", "vater", "bruder", "opa", "großvater", "partner", "lebensgefährte",
-             "enkel", "kind", "neffe", "cousin", "freund", "nachbar", "schwiegervater", "schwiegersohn", "onkel"],
-    "meine": ["frau", "ehefrau", "tochter", "mutter", "schwester", "oma", "großmutter", "partnerin",
-              "lebensgefährtin", "enkelin", "nichte", "cousine", "freundin", "nachbarin", "schwiegermutter",
-              "schwiegertochter", "tante"],
-    "meinen": ["mann", "ehemann", "sohn", "vater", "bruder", "opa", "großvater", "partner", "lebensgefährten",
-               "enkel", "neffen", "cousin", "freund", "nachbarn", "schwiegervater", "onkel"],
-    "unser": ["sohn", "kind", "enkel", "vater", "opa"],
-    "unsere": ["tochter", "mutter", "oma", "enkelin"],
-    "unseren": ["sohn", "vater", "opa", "enkel"],
-}
+
+# The word lists live in data/redaction/*.txt (one entry a line; a trigger's words separated by
+# spaces; "#" starts a comment line), read once at import.
+_DATA = "data/redaction"
+
+
+def _lines(name: str) -> List[str]:
+    text = resources.files("servicecenter.trainer").joinpath(f"{_DATA}/{name}.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _sequences(name: str) -> List[List[str]]:
+    return [line.split() for line in _lines(name)]
+
+
+def _relatives() -> Dict[str, List[str]]:
+    relatives: Dict[str, List[str]] = {}
+    for possessive, noun in _sequences("relatives"):
+        relatives.setdefault(possessive, []).append(noun)
+    return relatives
+
+
+NOT_HOUSE = set(_lines("not_house_words"))
+NAME_TRIGGERS = _sequences("name_triggers")
+POSSESSIVES = set(_lines("possessives"))
+NOT_NAMES = set(_lines("not_names"))
+RELATIVES = _relatives()
 RELATIVE_TRIGGERS = [[possessive, noun] for possessive, nouns in RELATIVES.items() for noun in nouns]
 NAME_TRIGGERS += [t for t in RELATIVE_TRIGGERS if t not in NAME_TRIGGERS]
 # Lower-case chat ("ich bin anna schmitz", "herr schulz", "mein mann peter"): the next words are a
 # name only when they pass ``Redactor.plausible_name`` (no verb form, adjective or status word).
-GUESS_TRIGGERS = [["ich", "bin"], ["herr"], ["herrn"], ["frau"], ["hr."], ["fr."]] + RELATIVE_TRIGGERS
+GUESS_TRIGGERS = _sequences("guess_triggers") + RELATIVE_TRIGGERS
 NAME_GUESS = "NAME_GUESS"
-# Words that follow "ich bin" / a relative and are no names (the endings below catch most others).
-NOT_GUESSED = {
-    "froh", "müde", "pleite", "sauer", "alt", "jung", "blind", "taub", "stumm", "bereit", "allein", "alleine",
-    "zuhause", "daheim", "unterwegs", "drin", "raus", "weg", "dabei", "fremd", "deutsch", "deutscher",
-    "deutsche", "single", "witwe", "witwer", "oma", "opa", "mama", "papa", "eltern", "waise", "azubi", "beamter",
-    "beamtin", "lehrer", "lehrerin", "soldat", "soldatin", "pensionär", "pensionärin", "frührentner",
-    "frührentnerin", "hausfrau", "hausmann", "landwirt", "landwirtin", "vermieter", "vermieterin", "unternehmer",
-    "unternehmerin", "handwerker", "arzt", "ärztin", "pfleger", "pflegerin", "betreuer", "betreuerin", "vormund",
-    "nachbar", "nachbarin", "mitglied", "inhaber", "inhaberin", "pendler", "pendlerin", "wähler", "wählerin",
-    "erstwähler", "erstwählerin", "neubürger", "neubürgerin", "einwohner", "einwohnerin", "bewohner",
-    "bewohnerin", "hundehalter", "hundehalterin", "bauherr", "bauherrin", "erbe", "erbin", "angehöriger",
-    "angehörige", "flüchtling", "asylbewerber", "asylbewerberin", "rollstuhlfahrer", "rollstuhlfahrerin", "tot",
-    "dement", "fertig", "sicher", "unsicher", "krank", "gesund", "schwanger", "zurück", "da", "dran", "online",
-    "gast", "tourist", "touristin", "besucher", "besucherin", "eigentümerin", "mieterin",
-    "selbstständige", "selbständige", "minderjährig", "volljährig", "gestern", "morgen", "bald", "wieder",
-    "zwar", "halt", "echt", "total", "wirklich", "leider", "grad", "eben", "jetzt", "momentan", "derzeit",
-    "bitte", "danke", "hallo", "moin", "servus", "tschüss", "okay", "ok", "ja", "nein", "nee", "jo", "klar",
-    "dr", "doktor", "bürgermeister", "bürgermeisterin", "pfarrer", "pfarrerin", "direktor", "direktorin",
-    "professor", "professorin", "kollege", "kollegin", "sachbearbeiter", "sachbearbeiterin",
-    "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn", "elf", "zwölf",
-    "jahrgang", "fast", "kaum", "ganz", "anspruch", "innerhalb", "außerhalb", "ausserhalb", "tagsüber",
-    "nachts", "abends", "morgens", "mittags", "öfter", "selten", "ständig", "dauernd", "zeitweise",
-}
-NOT_GUESSED_ENDINGS = (
-    "ig", "lich", "isch", "los", "bar", "sam", "haft", "end", "ung", "heit", "keit", "schaft", "tion", "zehn",
-    "zig", "ßig", "erin", "entin", "ärin", "ner", "iert", "halb", "über", "weise", "wärts", "mals",
-    "behindert",
-)
-# "Frau Schmitz vom Ordnungsamt": words that name an office, not a person.
-OFFICE_ENDINGS = ("amt", "ämter", "behörde", "büro", "verwaltung", "stelle", "zentrum", "gericht", "kasse",
-                  "schule", "rathaus", "dienst", "agentur", "center", "verein", "kirche", "gemeinde")
-# First names that end like a verb ("Jürgen" like "fegen"): never taken for an infinitive.
-EN_NAMES = {
-    "jürgen", "juergen", "steffen", "jochen", "torsten", "thorsten", "carsten", "karsten", "kirsten", "sven",
-    "maren", "karen", "carmen", "ben", "helen", "ellen", "hagen", "kristen", "morten", "jörgen", "sören",
-    "soeren", "ruben", "owen", "stephen", "allen", "imken", "arjen", "jasmin", "kathleen", "eileen", "doreen",
-    "noreen", "maureen", "colleen", "ilen", "iven", "sten", "jen", "gwen", "ewen", "wibken", "heiken",
-}
-VERB_PREFIXES = ("ab", "an", "auf", "aus", "be", "ein", "ent", "er", "mit", "nach", "über", "um", "ver", "vor",
-                 "weg", "zer", "zu", "zurück", "her", "hin", "los", "ge")
-STRONG_NAME_TRIGGERS = [
-    ["ich", "heiße"], ["ich", "heisse"], ["mein", "name", "ist"], ["mein", "name", "lautet"],
-    ["hier", "spricht"], ["am", "apparat", "ist"], ["name", ":"], ["mein", "name", "wäre"],
-]
+NOT_GUESSED = set(_lines("not_guessed"))
+NOT_GUESSED_ENDINGS = tuple(_lines("not_guessed_endings"))
+OFFICE_ENDINGS = tuple(_lines("office_endings"))
+EN_NAMES = set(_lines("en_names"))
+VERB_PREFIXES = tuple(_lines("verb_prefixes"))
+STRONG_NAME_TRIGGERS = _sequences("strong_name_triggers")
 NAME_LOOSE = "NAME_LOOSE"
-TITLES = {"dr", "dr.", "prof", "prof.", "doktor", "professor", "herr", "herrn", "frau", "familie", "hr.", "fr."}
-NAME_PARTICLES = {"von", "van", "de", "der", "den", "zu", "ten", "ter", "vom", "zur", "el", "al"}
-FILE_TRIGGERS = [
-    ["aktenzeichen"], ["az"], ["az."], ["kassenzeichen"], ["steuernummer"], ["steuer-nr"], ["steuer-nr."],
-    ["steuer-id"], ["steueridentifikationsnummer"], ["identifikationsnummer"], ["vorgangsnummer"],
-    ["kundennummer"], ["mitgliedsnummer"], ["personalausweisnummer"], ["ausweisnummer"], ["passnummer"],
-    ["reisepassnummer"], ["rentenversicherungsnummer"], ["sozialversicherungsnummer"], ["versichertennummer"],
-    ["bedarfsgemeinschaftsnummer"], ["bg-nummer"], ["kennzeichen"], ["kfz-kennzeichen"], ["fahrgestellnummer"],
-    ["rechnungsnummer"], ["bescheidnummer"], ["antragsnummer"], ["ticketnummer"], ["geschäftszeichen"],
-    ["zeichen"], ["buchungszeichen"], ["objektnummer"], ["vertragsnummer"], ["zählernummer"],
-    ["ihr", "zeichen"], ["unser", "zeichen"], ["akte"], ["kassen-zeichen"], ["tan"],
-]
+TITLES = set(_lines("titles"))
+NAME_PARTICLES = set(_lines("name_particles"))
+FILE_TRIGGERS = _sequences("file_triggers")
+PHONE_TRIGGERS = _sequences("phone_triggers")
+DOB_TRIGGERS = _sequences("dob_triggers")
 _WORD = re.compile(r"[a-zäöüß]+")
 
 
@@ -198,13 +134,6 @@ def domain_vocabulary(nlu_dir: Optional[Path] = None) -> frozenset:
                 for example in _examples_of(item.get("examples")):
                     words.update(_WORD.findall(plain_text(example).lower()))
     return frozenset(words)
-PHONE_TRIGGERS = [
-    ["telefon"], ["tel"], ["tel."], ["telefonnummer"], ["rufnummer"], ["handy"], ["handynummer"],
-    ["mobil"], ["mobilnummer"], ["festnetz"], ["fax"], ["erreichbar", "unter"], ["nummer"], ["whatsapp"],
-    ["rückruf", "unter"], ["anrufen", "unter"], ["zurückrufen", "unter"],
-]
-DOB_TRIGGERS = [["geboren", "am"], ["geb."], ["geb"], ["geburtsdatum"], ["geburtstag"], ["geboren"], ["jahrgang"]]
-
 IBAN_RE = re.compile(r"\b([A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30})\b")
 EMAIL_RE = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[a-zA-Z]{2,}")
 POSTBOX_RE = re.compile(r"\bPostfach\s+\d[\d ]{1,10}\d\b", re.IGNORECASE)

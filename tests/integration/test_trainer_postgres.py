@@ -7,14 +7,14 @@ test is skipped and says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.db import get_engine, session_scope
@@ -22,34 +22,26 @@ from servicecenter.db import get_engine, session_scope
 sys.path.insert(0, str(PROJECT_ROOT / "tests" / "unit"))
 from test_trainer_support import conversation, knowledge_copy, settings_for  # noqa: E402
 
-URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not URL, reason="no PostgreSQL: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh)"),
-]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
-def pg_url():
+def pg_url(pg_url):  # type: ignore[no-untyped-def]
+    """The emptied, migrated PostgreSQL test database (tests/conftest.py) with the knowledge
+    base and Rasa's events table."""
     from servicecenter.knowledge.loader import load_knowledge
     from servicecenter.knowledge.store import import_knowledge
     from servicecenter.rasa_tables import create_events_table
-    from servicecenter.training import upgrade_database
 
-    engine = get_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    upgrade_database(URL)
-    with session_scope(URL) as session:
+    with session_scope(pg_url) as session:
         import_knowledge(session, load_knowledge(PROJECT_ROOT / "knowledge" / "geldern"))
-    create_events_table(engine)
-    return URL
+    create_events_table(get_engine(pg_url))
+    return pg_url
 
 
 def test_trainer_workbench_on_postgres(pg_url, tmp_path):
     from servicecenter.reports.feedback import record_feedback
-    from servicecenter.trainer import inbox, jobs, review
+    from servicecenter.trainer import activation, inbox, jobs, review
     from servicecenter.trainer import knowledge_editor as editor
     from servicecenter.trainer.models import TrainerJob
 
@@ -96,14 +88,16 @@ def test_trainer_workbench_on_postgres(pg_url, tmp_path):
                                model_path=str(model), model_sha256=hashlib.sha256(b"v2").hexdigest(),
                                gate_passed=True))
     loaded = []
-    jobs.activate(settings, "00112233aabbccdd", "t", "trainer", loader=lambda u, t, m: loaded.append(m))
+    activation.activate(settings, "00112233aabbccdd", "t", "trainer", loader=lambda u, t, m: loaded.append(m))
     assert jobs.active_model(settings).read_bytes() == b"v2" and loaded
-    jobs.rollback(settings, "t", loader=lambda u, t, m: loaded.append(m))
+    activation.rollback(settings, "t", loader=lambda u, t, m: loaded.append(m))
     assert Path(jobs.active_model(settings)).read_bytes() == b"v1"
 
 
-def test_intent_changes_and_the_job_start_lock_on_postgres(pg_url, tmp_path):
+def test_intent_changes_and_the_job_lease_on_postgres(pg_url, tmp_path):
+    from servicecenter import leases
     from servicecenter.trainer import intents, jobs
+    from servicecenter.trainer.errors import JobError
     from servicecenter.trainer.redaction import Redactor
 
     assert "trainer_intent_changes" in set(inspect(get_engine(pg_url)).get_table_names())
@@ -119,6 +113,45 @@ def test_intent_changes_and_the_job_start_lock_on_postgres(pg_url, tmp_path):
         ("rename", "parken_innenstadt", "frage_parken", "trainer-b"), ("add", "frage_parken", None, "trainer-a")]
 
     settings = settings_for(pg_url, tmp_path)
-    jobs.create_job(settings, "trainer-a", epochs=1)
-    with pytest.raises(jobs.JobError, match="bereits ein Training"):
+    first = jobs.create_job(settings, "trainer-a", epochs=1)
+    with pytest.raises(JobError, match="bereits ein Training"):
         jobs.create_job(settings, "trainer-b", epochs=1)
+    assert leases.current(jobs.JOB_LEASE, pg_url).holder == first.id
+    # The runner's lease lapses (process gone): the job is failed, the next one starts.
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    assert leases.acquire(jobs.JOB_LEASE, first.id, 60, pg_url, now=past)
+    assert jobs.running_job(pg_url) is None and jobs.get_job(first.id, pg_url).status == "failed"
+    assert jobs.create_job(settings, "trainer-b", epochs=1).started_by == "trainer-b"
+
+
+def _race(url: str, names) -> list:
+    import threading
+
+    from servicecenter import leases
+
+    barrier = threading.Barrier(len(names))
+    won = []
+
+    def contend(name: str) -> None:
+        barrier.wait()
+        if leases.acquire("race", name, 60, url):
+            won.append(name)
+
+    threads = [threading.Thread(target=contend, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return won
+
+
+def test_of_several_threads_racing_for_a_lease_on_postgres_exactly_one_wins(pg_url):
+    from servicecenter import leases
+
+    won = _race(pg_url, [f"insert-{i}" for i in range(6)])  # no row yet: the INSERTs race
+    assert len(won) == 1 and leases.current("race", pg_url).holder == won[0]
+    assert leases.release("race", won[0], pg_url)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    assert leases.acquire("race", "crashed", 1, pg_url, now=past)
+    won = _race(pg_url, [f"update-{i}" for i in range(6)])  # an expired row: the UPDATEs race
+    assert len(won) == 1 and leases.current("race", pg_url).holder == won[0]

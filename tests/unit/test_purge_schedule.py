@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
-import os
 
 import pytest
 
-from servicecenter.reports.schedule import LOCK_FILE, next_run, purge_once
+from servicecenter import leases
+from servicecenter.reports.schedule import PURGE_LEASE, next_run, purge_once
 from servicecenter.settings import Settings, SettingsError
 
 UTC = dt.timezone.utc
@@ -37,12 +36,20 @@ def test_a_wrong_purge_time_names_the_setting(monkeypatch):
     get_settings.cache_clear()
 
 
-def test_purge_runs_once_and_not_while_another_process_holds_the_lock(session_db, tmp_path):
+def test_purge_runs_once_and_not_while_another_process_holds_the_lease(session_db, tmp_path):
     settings = Settings(database_url=session_db, var_dir=tmp_path)
     assert purge_once(settings) is not None
-    fd = os.open(tmp_path / LOCK_FILE, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as if another console worker were purging
+    assert leases.current(PURGE_LEASE, session_db) is None  # given back after the purge
+    # As if another console worker (any machine) were purging and heartbeating right now.
+    with leases.hold(PURGE_LEASE, 60, url=session_db, holder="other-worker"):
         assert purge_once(settings) is None
-    finally:
-        os.close(fd)
+        assert leases.current(PURGE_LEASE, session_db).holder == "other-worker"
+    assert purge_once(settings) is not None
+
+
+def test_a_purge_lease_whose_holder_stopped_heartbeating_is_taken_over(session_db, tmp_path):
+    settings = Settings(database_url=session_db, var_dir=tmp_path)
+    past = dt.datetime.now(UTC) - dt.timedelta(minutes=5)
+    assert leases.acquire(PURGE_LEASE, "crashed-worker", 60, session_db, now=past)
+    assert purge_once(settings) is not None
+    assert leases.current(PURGE_LEASE, session_db) is None

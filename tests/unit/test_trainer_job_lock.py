@@ -1,5 +1,6 @@
 """"One training at a time" holds across console processes: two job managers (separate Python
-processes on the same database and var/ folder) can never both start a training run."""
+processes on the same database) can never both start a training run; the job lease in the
+database decides, not a file on one machine."""
 
 from __future__ import annotations
 
@@ -14,17 +15,20 @@ import pytest
 from sqlalchemy import select
 from test_trainer_support import scratch_db, settings_for
 
-from servicecenter import PROJECT_ROOT
+from servicecenter import PROJECT_ROOT, leases
 from servicecenter.db import session_scope
 from servicecenter.trainer import jobs
+from servicecenter.trainer.errors import JobError
 from servicecenter.trainer.models import TrainerJob
 
-# A second job manager: its own process, its own Settings, the same database and var/ folder.
+# A second job manager: its own process, its own Settings, the same database.
 MANAGER = textwrap.dedent('''
     import json, sys, time
     from pathlib import Path
+    from servicecenter import leases
     from servicecenter.settings import Settings
     from servicecenter.trainer import jobs
+    from servicecenter.trainer.errors import JobError
 
     cfg = json.loads(sys.argv[1])
     settings = Settings(database_url=cfg["url"], knowledge_dir=cfg["knowledge"],
@@ -37,8 +41,8 @@ MANAGER = textwrap.dedent('''
             time.sleep(0.01)
 
     if cfg["mode"] == "hold":
-        # Hold the start lock as a manager does between "nothing runs" and "job recorded".
-        with jobs.start_lock(settings):
+        # Hold the job lease as a manager does between "lease taken" and "job recorded".
+        with leases.hold(jobs.JOB_LEASE, 60, url=cfg["url"], holder="0123456789abcdef"):
             (signals / f"{name}.held").touch()
             wait_for("release")
         print(json.dumps({"held": True}))
@@ -48,7 +52,7 @@ MANAGER = textwrap.dedent('''
         try:
             job = jobs.create_job(settings, name, epochs=1)
             print(json.dumps({"started": job.id}))
-        except jobs.JobError as err:
+        except JobError as err:
             print(json.dumps({"refused": err.message}))
 ''')
 
@@ -100,7 +104,7 @@ def test_two_job_managers_starting_together_start_exactly_one_training(env):
         rows = list(session.execute(select(TrainerJob)).scalars())
     assert [row.id for row in rows] == [started[0]["started"]]
     # This (third) process sees the other manager's job as running and is refused too.
-    with pytest.raises(jobs.JobError, match="bereits ein Training"):
+    with pytest.raises(JobError, match="bereits ein Training"):
         jobs.create_job(settings, "trainer-c", epochs=1)
 
 
@@ -109,7 +113,7 @@ def test_a_start_in_progress_in_another_process_refuses_with_a_clear_message(env
     holder = _manager(settings, signals, "trainer-a", "hold")
     try:
         _wait_for(signals, "trainer-a.held", [holder])
-        with pytest.raises(jobs.JobError) as refused:
+        with pytest.raises(JobError) as refused:
             jobs.create_job(settings, "trainer-b", epochs=1, lock_wait_seconds=0.2)
         assert "anderen Arbeitsplatz ein Training gestartet" in refused.value.message
         with session_scope(settings.db_url) as session:
@@ -120,14 +124,15 @@ def test_a_start_in_progress_in_another_process_refuses_with_a_clear_message(env
     # Once the other manager is done, this one starts normally.
     job = jobs.create_job(settings, "trainer-b", epochs=1, lock_wait_seconds=0.2)
     assert jobs.get_job(job.id, settings.db_url).started_by == "trainer-b"
-    assert jobs.start_lock_path(settings).parent == settings.var_dir
+    assert leases.current(jobs.JOB_LEASE, settings.db_url).holder == job.id
+    assert not list(settings.var_dir.glob("*.lock"))
 
 
 def test_the_console_tells_the_trainer_when_another_worker_is_starting_a_training(env, monkeypatch):
     from test_trainer_support import client_for, csrf_of
 
     settings, signals = env
-    monkeypatch.setattr(jobs, "START_LOCK_WAIT", 0.2)
+    monkeypatch.setattr(jobs, "START_WAIT", 0.2)
     client = client_for(settings, "trainer")
     token = csrf_of(client, "/console/trainer/models")
     holder = _manager(settings, signals, "other-worker", "hold")

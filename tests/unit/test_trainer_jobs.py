@@ -15,7 +15,8 @@ import pytest
 from test_trainer_support import client_for, csrf_of, scratch_db, settings_for
 
 from servicecenter.db import session_scope
-from servicecenter.trainer import jobs
+from servicecenter.trainer import activation, comparison, cross_validation, jobs, runner
+from servicecenter.trainer.errors import JobError
 from servicecenter.trainer.models import TrainerJob
 
 CASES = [
@@ -45,8 +46,8 @@ def test_progress_is_read_from_rasas_training_log():
     log = ("Epochs:   0%|          | 0/20 [00:00<?, ?it/s]\r"
            "Epochs:  45%|████▌     | 9/20 [00:03<00:04, t_loss=2.1]\r"
            "Epochs:  50%|█████     | 10/20 [00:04<00:04, t_loss=1.9]")
-    assert jobs.progress_from_log(log) == (10, 20)
-    assert jobs.progress_from_log("Training finished.") == (0, 0)
+    assert runner.progress_from_log(log) == (10, 20)
+    assert runner.progress_from_log("Training finished.") == (0, 0)
 
 
 def test_reduced_config_changes_only_the_epochs(tmp_path):
@@ -67,7 +68,7 @@ def test_reduced_config_changes_only_the_epochs(tmp_path):
 def test_a_better_candidate_passes_the_gate():
     after = _predictions(("svc_reisepass", "reisepass"), ("svc_hundesteuer", "hundesteuer"),
                          ("svc_ausweis_verlust", "ausweis-verlust"), ("greet", None))
-    result = jobs.compare(CASES, BEFORE, after, margin=0.02)
+    result = comparison.compare(CASES, BEFORE, after, margin=0.02)
     assert result["gate"]["passed"]
     assert result["service_accuracy"] == {"before": 0.75, "after": 1.0, "delta": 0.25}
     rows = {r["intent"]: r for r in result["per_intent"]}
@@ -78,7 +79,7 @@ def test_a_better_candidate_passes_the_gate():
 def test_a_candidate_worse_on_one_intent_is_stopped_and_the_example_listed():
     after = _predictions(("svc_reisepass", "reisepass"), ("svc_personalausweis", "personalausweis"),
                          ("svc_ausweis_verlust", "ausweis-verlust"), ("greet", None))
-    result = jobs.compare(CASES, BEFORE, after, margin=0.02)
+    result = comparison.compare(CASES, BEFORE, after, margin=0.02)
     assert not result["gate"]["passed"]
     assert result["gate"]["worse_intents"] == ["svc_hundesteuer"]
     assert result["worse_examples"] == [{
@@ -86,7 +87,7 @@ def test_a_candidate_worse_on_one_intent_is_stopped_and_the_example_listed():
         "after": "personalausweis", "intent_after": "svc_personalausweis",
     }]
     # A generous margin lets the same drop through.
-    assert jobs.compare(CASES, BEFORE, after, margin=1.0)["gate"]["passed"]
+    assert comparison.compare(CASES, BEFORE, after, margin=1.0)["gate"]["passed"]
 
 
 # --------------------------------------------------------------------------- activation
@@ -101,7 +102,7 @@ class StandInRasa:
 
     def __call__(self, url: str, token: str, model: Path) -> None:
         if self.fail:
-            raise jobs.JobError("Der Rasa-Server ist nicht erreichbar; es wurde nichts geändert.", 502)
+            raise JobError("Der Rasa-Server ist nicht erreichbar; es wurde nichts geändert.", 502)
         assert token
         self.loaded.append(model)
 
@@ -137,14 +138,14 @@ def finished_job(settings, gate_passed: bool, content: bytes = b"candidate") -> 
 def test_activation_installs_the_candidate_and_keeps_the_previous_for_rollback(env):
     rasa = StandInRasa()
     job = finished_job(env, gate_passed=True)
-    swap = jobs.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
+    swap = activation.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
     active = jobs.active_model(env)
     assert active.read_bytes() == Path(job.model_path).read_bytes()
     assert rasa.loaded == [active]
     assert Path(swap.activation.previous_path).read_bytes() == b"active model v1"
     assert swap.activation.model_sha256 == job.model_sha256
     assert sorted(p.name for p in env.rasa_model_dir.iterdir()) == ["geldern.tar.gz"]
-    back = jobs.rollback(env, "trainer-a", loader=rasa)
+    back = activation.rollback(env, "trainer-a", loader=rasa)
     assert active.read_bytes() == b"active model v1"
     assert back.activation.kind == "rollback"
     assert len(rasa.loaded) == 2
@@ -153,22 +154,22 @@ def test_activation_installs_the_candidate_and_keeps_the_previous_for_rollback(e
 def test_the_gate_stops_trainers_and_needs_a_supervisors_reason(env):
     rasa = StandInRasa()
     job = finished_job(env, gate_passed=False)
-    with pytest.raises(jobs.JobError, match="Nur die Teamleitung"):
-        jobs.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
-    with pytest.raises(jobs.JobError, match="begründen"):
-        jobs.activate(env, job.id, "chefin", "supervisor", override_reason="passt", loader=rasa)
+    with pytest.raises(JobError, match="Nur die Teamleitung"):
+        activation.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
+    with pytest.raises(JobError, match="begründen"):
+        activation.activate(env, job.id, "chefin", "supervisor", override_reason="passt", loader=rasa)
     assert rasa.loaded == [] and jobs.active_model(env).read_bytes() == b"active model v1"
-    jobs.activate(env, job.id, "chefin", "supervisor", override_reason="Hundesteuer-Fragen sind selten", loader=rasa)
+    activation.activate(env, job.id, "chefin", "supervisor", override_reason="Hundesteuer-Fragen sind selten", loader=rasa)
     assert jobs.get_job(job.id, env.db_url).override_by == "chefin"
-    assert jobs.last_activation(env.db_url).reason == "Hundesteuer-Fragen sind selten"
+    assert activation.last_activation(env.db_url).reason == "Hundesteuer-Fragen sind selten"
 
 
 def test_a_tampered_archive_is_never_loaded(env):
     rasa = StandInRasa()
     job = finished_job(env, gate_passed=True)
     Path(job.model_path).write_bytes(b"something else entirely")
-    with pytest.raises(jobs.JobError, match="Prüfsumme"):
-        jobs.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
+    with pytest.raises(JobError, match="Prüfsumme"):
+        activation.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
     assert rasa.loaded == [] and jobs.active_model(env).read_bytes() == b"active model v1"
 
 
@@ -181,8 +182,8 @@ def test_an_archive_outside_the_job_folders_is_refused(env, tmp_path):
         row = session.get(TrainerJob, job.id)
         row.model_path = str(outside)
         row.model_sha256 = hashlib.sha256(b"uploaded").hexdigest()
-    with pytest.raises(jobs.JobError, match="nicht aus einem Trainingslauf"):
-        jobs.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
+    with pytest.raises(JobError, match="nicht aus einem Trainingslauf"):
+        activation.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
     assert rasa.loaded == []
 
 
@@ -190,10 +191,10 @@ def test_when_rasa_refuses_the_old_model_stays_installed(env):
     rasa = StandInRasa()
     rasa.fail = True
     job = finished_job(env, gate_passed=True)
-    with pytest.raises(jobs.JobError, match="nicht erreichbar"):
-        jobs.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
+    with pytest.raises(JobError, match="nicht erreichbar"):
+        activation.activate(env, job.id, "trainer-a", "trainer", loader=rasa)
     assert jobs.active_model(env).read_bytes() == b"active model v1"
-    assert jobs.last_activation(env.db_url) is None
+    assert activation.last_activation(env.db_url) is None
 
 
 class _StandInModelApi(http.server.BaseHTTPRequestHandler):
@@ -220,28 +221,107 @@ def test_the_model_api_is_called_with_the_token_and_the_path(tmp_path):
         url = f"http://127.0.0.1:{server.server_address[1]}"
         model = tmp_path / "m.tar.gz"
         model.write_bytes(b"x")
-        jobs.rasa_load_model(url, "geheim", model)
+        activation.rasa_load_model(url, "geheim", model)
         assert _StandInModelApi.calls[-1] == {"path": "/model", "body": {"model_file": str(model)}, "ok": True}
-        with pytest.raises(jobs.JobError, match="Zugang abgelehnt"):
-            jobs.rasa_load_model(url, "falsch", model)
+        with pytest.raises(JobError, match="Zugang abgelehnt"):
+            activation.rasa_load_model(url, "falsch", model)
     finally:
         server.shutdown()
 
 
-def test_only_one_job_at_a_time(env, monkeypatch):
-    import os
+def test_only_one_job_at_a_time(env):
+    import datetime as dt
+
+    from servicecenter import leases
 
     job = jobs.create_job(env, "trainer-a", epochs=3)
-    with session_scope(env.db_url) as session:
-        session.get(TrainerJob, job.id).pid = os.getpid()
     assert jobs.job_dir(env, job.id).joinpath("config.yml").exists()
-    with pytest.raises(jobs.JobError, match="bereits ein Training"):
+    assert leases.current(jobs.JOB_LEASE, env.db_url).holder == job.id
+    with pytest.raises(JobError, match="bereits ein Training"):
         jobs.create_job(env, "trainer-b")
-    # A job whose process has gone is not "running" for ever.
-    with session_scope(env.db_url) as session:
-        session.get(TrainerJob, job.id).pid = 2 ** 22 + 12345
+    assert jobs.running_job(env.db_url).id == job.id
+    # A job whose runner stopped heartbeating (process gone) is not "running" for ever ...
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=jobs.START_TTL_SECONDS + 1)
+    assert leases.acquire(jobs.JOB_LEASE, job.id, jobs.START_TTL_SECONDS, env.db_url, now=past)
     assert jobs.running_job(env.db_url) is None
-    assert jobs.get_job(job.id, env.db_url).status == "failed"
+    stale = jobs.get_job(job.id, env.db_url)
+    assert stale.status == "failed" and stale.error == jobs.INTERRUPTED_MESSAGE
+    # ... and the next job starts.
+    assert jobs.create_job(env, "trainer-b", epochs=1).started_by == "trainer-b"
+
+
+def test_a_finished_job_that_kept_the_lease_does_not_block_the_next(env):
+    from servicecenter import leases
+
+    job = finished_job(env, gate_passed=True)
+    assert leases.acquire(jobs.JOB_LEASE, job.id, 600, env.db_url)  # runner killed after recording "done"
+    second = jobs.create_job(env, "trainer-b", epochs=1)
+    assert leases.current(jobs.JOB_LEASE, env.db_url).holder == second.id
+
+
+def test_the_runner_holds_the_lease_and_gives_it_back(env, monkeypatch):
+    from servicecenter import leases
+
+    job = jobs.create_job(env, "trainer-a", epochs=1)
+    seen = []
+
+    def fake_train(settings, record, lost=None):
+        lease = leases.current(jobs.JOB_LEASE, settings.db_url)
+        seen.append((lease.holder, (lease.expires_at - lease.heartbeat_at).total_seconds()))
+        model = jobs.job_dir(settings, record.id) / "rasa" / "candidate.tar.gz"
+        model.parent.mkdir(parents=True)
+        model.write_bytes(b"model")
+        jobs.update_job(settings.db_url, record.id, model_path=str(model), model_sha256=jobs.sha256_file(model))
+        return model
+
+    monkeypatch.setattr(runner, "train", fake_train)
+    done = runner.run_job(env, job.id, evaluate_after=False)
+    assert done.status == "done" and done.finished_at is not None
+    assert seen == [(job.id, jobs.RUN_TTL_SECONDS)]
+    assert leases.current(jobs.JOB_LEASE, env.db_url) is None
+
+
+def test_a_runner_that_lost_its_lease_records_no_outcome_over_the_interruption(env, monkeypatch):
+    import datetime as dt
+
+    from servicecenter import leases
+
+    job = jobs.create_job(env, "trainer-a", epochs=1)
+
+    def stalled_train(settings, record, lost=None):
+        # The runner stalled longer than its lease lived; another process reaped the job.
+        past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+        leases.acquire(jobs.JOB_LEASE, record.id, 1, settings.db_url, now=past)
+        jobs.reap_stale(settings.db_url)
+        raise JobError("Das Training ist fehlgeschlagen (Rasa-Exit-Code 1); siehe Protokoll.")
+
+    monkeypatch.setattr(runner, "train", stalled_train)
+    result = runner.run_job(env, job.id, evaluate_after=False)
+    assert result.status == "failed" and result.error == jobs.INTERRUPTED_MESSAGE
+
+
+def test_the_runner_of_a_spawned_job_is_watched(env, monkeypatch):
+    import subprocess as sp
+    import sys
+
+    from servicecenter import leases
+
+    real_popen = sp.Popen
+
+    def dying_runner(cmd, **kwargs):  # the runner process dies at once (no outcome recorded)
+        assert cmd[1:3] == ["-m", "servicecenter.trainer.runner"]
+        return real_popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs)
+
+    monkeypatch.setattr(runner.subprocess, "Popen", dying_runner)
+    job = runner.start_job(env, "trainer-a", epochs=1)
+    import time
+
+    deadline = time.monotonic() + 30
+    while (jobs.get_job(job.id, env.db_url).status != "failed" or leases.current(jobs.JOB_LEASE, env.db_url)) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jobs.get_job(job.id, env.db_url).error == jobs.INTERRUPTED_MESSAGE
+    assert leases.current(jobs.JOB_LEASE, env.db_url) is None
 
 
 # --------------------------------------------------------------------------- console
@@ -249,7 +329,7 @@ def test_only_one_job_at_a_time(env, monkeypatch):
 
 def test_console_job_page_shows_the_comparison_and_roles_decide_activation(env, monkeypatch):
     rasa = StandInRasa()
-    monkeypatch.setattr(jobs, "rasa_load_model", rasa)
+    monkeypatch.setattr(activation, "rasa_load_model", rasa)
     job = finished_job(env, gate_passed=False)
     trainer = client_for(env, "trainer")
     page = trainer.get(f"/console/trainer/models/jobs/{job.id}")
@@ -336,7 +416,7 @@ def test_comparison_table_for_the_command_line():
 
     after = _predictions(("svc_reisepass", "reisepass"), ("svc_personalausweis", "personalausweis"),
                          ("svc_ausweis_verlust", "ausweis-verlust"), ("greet", None))
-    table = format_comparison(jobs.compare(CASES, BEFORE, after, margin=0.02))
+    table = format_comparison(comparison.compare(CASES, BEFORE, after, margin=0.02))
     assert "svc_hundesteuer" in table and "WORSE" in table
     assert "gate: NOT PASSED" in table
     assert "'Hund anmelden': expected hundesteuer, before hundesteuer, now personalausweis" in table
@@ -358,9 +438,9 @@ def test_cross_validation_runs_rasas_nlu_test_on_the_candidates_data(env, monkey
         }), encoding="utf-8")
         return sp.CompletedProcess(cmd, 0)
 
-    monkeypatch.setattr(jobs.subprocess, "run", fake_run)
+    monkeypatch.setattr(cross_validation.subprocess, "run", fake_run)
     job = finished_job(env, gate_passed=True)
-    result = jobs.cross_validate(env, job, 3)
+    result = cross_validation.cross_validate(env, job, 3)
     assert calls[0][calls[0].index("--folds") + 1] == "3" and "--cross-validation" in calls[0]
     assert calls[0][calls[0].index("--config") + 1] == str(jobs.job_dir(env, job.id) / "config.yml")
     assert result["folds"] == 3 and result["macro_f1"] == 0.918
