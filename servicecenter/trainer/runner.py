@@ -27,6 +27,7 @@ from sqlalchemy import update
 from servicecenter import PROJECT_ROOT, leases
 from servicecenter.db import session_scope
 from servicecenter.settings import Settings, child_environment, get_trainer_settings
+from servicecenter.stack import child_env, spawn
 from servicecenter.trainer.comparison import evaluate_candidate
 from servicecenter.trainer.cross_validation import cross_validate
 from servicecenter.trainer.errors import JobError
@@ -173,23 +174,19 @@ def _watch(url: Optional[str], job_id: str, proc: "subprocess.Popen[bytes]") -> 
 
 def start_job(settings: Settings, actor: str, epochs: Optional[int] = None,
               evaluate_after: bool = True) -> TrainerJob:
-    """Record a job and run it in a process of its own."""
+    """Record a job and run it in a process of its own (its output in the job folder's worker.log)."""
     job = create_job(settings, actor, epochs)
-    folder = job_dir(settings, job.id)
     cmd = [sys.executable, "-m", "servicecenter.trainer.runner", job.id]
     if not evaluate_after:
         cmd.append("--no-eval")
-    env = child_environment(settings, extra={"TF_CPP_MIN_LOG_LEVEL": "2"})
     try:
-        with (folder / "worker.log").open("w", encoding="utf-8") as out:
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                    start_new_session=True)
+        proc = spawn("worker", cmd, child_env(settings), job_dir(settings, job.id), new_session=True)
     except OSError:
         mark_interrupted(settings.db_url, job.id, "Der Trainingslauf konnte nicht gestartet werden.")
         leases.release(JOB_LEASE, job.id, settings.db_url)
         raise
-    update_job(settings.db_url, job.id, pid=proc.pid)
-    threading.Thread(target=_watch, args=(settings.db_url, job.id, proc), name=f"trainer-{job.id}",
+    update_job(settings.db_url, job.id, pid=proc.popen.pid)
+    threading.Thread(target=_watch, args=(settings.db_url, job.id, proc.popen), name=f"trainer-{job.id}",
                      daemon=True).start()
     return get_job(job.id, settings.db_url)
 

@@ -301,18 +301,17 @@ def test_a_runner_that_lost_its_lease_records_no_outcome_over_the_interruption(e
 
 
 def test_the_runner_of_a_spawned_job_is_watched(env, monkeypatch):
-    import subprocess as sp
     import sys
 
     from servicecenter import leases
+    from servicecenter.stack import spawn
 
-    real_popen = sp.Popen
+    def dying_runner(name, cmd, env_, log_dir, new_session=False):  # the runner dies at once, no outcome
+        assert cmd[1:3] == ["-m", "servicecenter.trainer.runner"] and new_session
+        assert env_["ASSISTANT_DATABASE_URL"] == env.db_url and log_dir == jobs.job_dir(env, cmd[3])
+        return spawn(name, [sys.executable, "-c", "raise SystemExit(3)"], env_, log_dir)
 
-    def dying_runner(cmd, **kwargs):  # the runner process dies at once (no outcome recorded)
-        assert cmd[1:3] == ["-m", "servicecenter.trainer.runner"]
-        return real_popen([sys.executable, "-c", "raise SystemExit(3)"], **kwargs)
-
-    monkeypatch.setattr(runner.subprocess, "Popen", dying_runner)
+    monkeypatch.setattr(runner, "spawn", dying_runner)
     job = runner.start_job(env, "trainer-a", epochs=1)
     import time
 
