@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from servicecenter.input_guard import check_message
 from servicecenter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,6 @@ class BatchRunner:
         sender = f"batch-{secrets.token_hex(12)}"
         turns = []
         for text in case.turns:
-            from servicecenter.input_guard import check_message
-
             checked = check_message(text)
             if not checked.ok:
                 turns.append({
@@ -143,7 +142,6 @@ async def load_agent(model: Path, actions_url: str) -> Any:
     from rasa.core.agent import load_agent as rasa_load_agent
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
-
 
     endpoints = AvailableEndpoints(action=EndpointConfig(url=actions_url))
     return await rasa_load_agent(model_path=str(model), endpoints=endpoints)
