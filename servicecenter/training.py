@@ -200,10 +200,14 @@ def record_fingerprint(settings: Settings, parts: Dict[str, str]) -> Path:
     return target
 
 
-def separate_rasa_cache(directory: Path) -> Dict[str, str]:
+def separate_rasa_cache(directory: Optional[Path] = None) -> Dict[str, str]:
     """Environment for a ``rasa train`` or ``rasa test`` child that trains something other than
-    the project's model (trainer candidates, evaluation splits): its own training cache, so it
-    never replaces or evicts the entries that `prepare` restores from .rasa/cache."""
+    the project's model (trainer candidates, cross-validation folds, evaluation splits), so that
+    it never replaces or evicts the entries of .rasa/cache that `prepare` restores: its own
+    training cache in ``directory``, or with ``None`` no cache at all (for forced trainings,
+    which only write to it)."""
+    if directory is None:
+        return {"RASA_MAX_CACHE_SIZE": "0"}
     directory.mkdir(parents=True, exist_ok=True)
     return {"RASA_CACHE_DIRECTORY": str(directory)}
 

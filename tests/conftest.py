@@ -110,6 +110,34 @@ def pytest_sessionfinish(session, exitstatus) -> None:  # type: ignore[no-untype
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+POSTGRES_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
+NO_POSTGRES = "no PostgreSQL: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh)"
+
+
+def postgres_url() -> str:
+    """The test server's URL; the calling test is skipped (fails under CI) without one."""
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    return POSTGRES_URL
+
+
+@pytest.fixture()
+def pg_url() -> str:
+    """The PostgreSQL test database, emptied (schema ``public`` dropped and re-created) and
+    migrated to the latest schema."""
+    from sqlalchemy import text
+
+    from servicecenter.db import get_engine
+    from servicecenter.training import upgrade_database
+
+    url = postgres_url()
+    with get_engine(url).begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    upgrade_database(url)
+    return url
+
+
 @pytest.fixture(scope="session", autouse=True)
 def model_sources_untouched() -> Iterator[None]:
     """No test may change what the model is trained from (config.yml, bot/domain, bot/data,

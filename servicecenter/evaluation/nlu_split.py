@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from typing import Any, Dict, List
 from servicecenter import PROJECT_ROOT
 from servicecenter.evaluation.dataset import EvaluationError
 from servicecenter.evaluation.metrics import summarize_intent_report
+from servicecenter.training import separate_rasa_cache
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,9 @@ RASA = Path(sys.executable).parent / "rasa"
 
 def _run(cmd: List[str], step: str) -> None:
     log.info("%s: %s", step, " ".join(cmd))
-    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    # The split's own Rasa training cache: never evicts the project model's entries in .rasa/cache.
+    env = dict(os.environ, **separate_rasa_cache(PROJECT_ROOT / ".rasa" / "cache-evaluation"))
+    result = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
         raise EvaluationError(f"{step} failed (exit {result.returncode}):\n{tail}")

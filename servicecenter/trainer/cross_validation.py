@@ -11,6 +11,7 @@ from servicecenter import PROJECT_ROOT
 from servicecenter.settings import Settings, child_environment, get_trainer_settings
 from servicecenter.trainer.jobs import RASA, job_dir
 from servicecenter.trainer.models import TrainerJob
+from servicecenter.training import separate_rasa_cache
 
 
 def cross_validate(settings: Settings, job: TrainerJob, folds: int) -> Dict[str, Any]:
@@ -30,7 +31,7 @@ def cross_validate(settings: Settings, job: TrainerJob, folds: int) -> Dict[str,
     with log_path.open("a", encoding="utf-8") as log_file:
         result = subprocess.run(cmd, cwd=PROJECT_ROOT, stdout=log_file, stderr=subprocess.STDOUT,
                                 timeout=60 * get_trainer_settings().train_timeout_minutes * folds,
-                                env=child_environment(extra={"TF_CPP_MIN_LOG_LEVEL": "2"}))
+                                env=child_environment(extra={"TF_CPP_MIN_LOG_LEVEL": "2", **separate_rasa_cache()}))
     report = out / "intent_report.json"
     if result.returncode != 0 or not report.exists():
         return {"folds": folds, "error": "Die Kreuzvalidierung ist fehlgeschlagen; siehe Protokoll."}

@@ -47,6 +47,7 @@ from servicecenter.trainer.jobs import (
     update_job,
 )
 from servicecenter.trainer.models import TrainerJob
+from servicecenter.training import separate_rasa_cache
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,8 @@ def train(settings: Settings, job: TrainerJob, timeout_minutes: Optional[int] = 
         "--fixed-model-name", CANDIDATE_NAME,
         "--force",
     ]
-    env = child_environment(extra={"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
+    # A forced training: no Rasa training cache, so the project's .rasa/cache stays intact.
+    env = child_environment(extra={"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **separate_rasa_cache()})
     started = time.monotonic()
     update_job(settings.db_url, job.id, status="running", phase="Training", started_at=_now())
     with log_path.open("w", encoding="utf-8") as log_file:

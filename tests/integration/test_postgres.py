@@ -4,33 +4,18 @@ Needs a server: `.ci/run` starts one with scripts/start-postgres.sh and sets
 ASSISTANT_TEST_POSTGRES_URL; without it the test is skipped and says so.
 """
 
-import os
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import inspect, select
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.handoff.requests import record_handoff
 from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.knowledge.store import import_knowledge, read_knowledge
 from servicecenter.models import Ticket
-from servicecenter.training import upgrade_database
 
-URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not URL, reason="no PostgreSQL: set ASSISTANT_TEST_POSTGRES_URL (scripts/start-postgres.sh)"),
-]
-
-
-@pytest.fixture()
-def pg_url():
-    engine = get_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    upgrade_database(URL)
-    return URL
+# pg_url (tests/conftest.py): the emptied and migrated PostgreSQL test database.
+pytestmark = pytest.mark.integration
 
 
 def test_migrations_create_the_tables_on_postgres(pg_url):

@@ -142,3 +142,9 @@ def test_a_package_upgrade_changes_the_fingerprint(project, monkeypatch):
     after = training.source_parts(project)
     assert training.fingerprint_of(before) != training.fingerprint_of(after)
     assert after["package:rasa"] == "99.0"
+
+
+def test_other_trainings_keep_out_of_the_projects_rasa_cache(tmp_path):
+    assert training.separate_rasa_cache() == {"RASA_MAX_CACHE_SIZE": "0"}
+    env = training.separate_rasa_cache(tmp_path / "cache")
+    assert env == {"RASA_CACHE_DIRECTORY": str(tmp_path / "cache")} and (tmp_path / "cache").is_dir()
