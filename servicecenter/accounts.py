@@ -18,8 +18,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from servicecenter.db import session_scope
+from servicecenter.db import session_scope, use_session
 from servicecenter.models import ConsoleSession, KbOrganisation, User
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,10 @@ def department_exists(slug: str, url: Optional[str] = None) -> bool:
         return session.get(KbOrganisation, slug) is not None
 
 
-def department_slugs(url: Optional[str] = None) -> List[str]:
+def department_slugs(url: Optional[str] = None, session: Optional[Session] = None) -> List[str]:
     """The organisations of the imported knowledge base (departments and external bodies)."""
-    with session_scope(url) as session:
-        return list(session.execute(select(KbOrganisation.slug).order_by(KbOrganisation.slug)).scalars())
+    with use_session(session, url) as work:
+        return list(work.execute(select(KbOrganisation.slug).order_by(KbOrganisation.slug)).scalars())
 
 
 def add_user(
@@ -143,10 +144,11 @@ def disable_user(username: str, url: Optional[str] = None) -> None:
     log.info("console user %s disabled", username)
 
 
-def authenticate(username: str, password: str, url: Optional[str] = None) -> Optional[Account]:
+def authenticate(username: str, password: str, url: Optional[str] = None,
+                 session: Optional[Session] = None) -> Optional[Account]:
     """The account for a correct username and password of an active user, else None."""
-    with session_scope(url) as session:
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    with use_session(session, url) as work:
+        user = work.execute(select(User).where(User.username == username)).scalar_one_or_none()
         if user is None or not user.active:
             _verify(_DUMMY_HASH, password)
             return None
@@ -168,35 +170,37 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def start_session(user_id: int, previous_token: Optional[str] = None, url: Optional[str] = None) -> Tuple[str, str]:
+def start_session(user_id: int, previous_token: Optional[str] = None, url: Optional[str] = None,
+                  session: Optional[Session] = None) -> Tuple[str, str]:
     """A fresh session (token, csrf token); the previous one, if any, is ended (no fixation)."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     now = _now()
-    with session_scope(url) as session:
+    with use_session(session, url) as work:
         if previous_token:
-            session.execute(delete(ConsoleSession).where(ConsoleSession.id == _token_id(previous_token)))
-        session.add(ConsoleSession(id=_token_id(token), user_id=user_id, csrf_token=csrf, created_at=now, last_seen_at=now))
+            work.execute(delete(ConsoleSession).where(ConsoleSession.id == _token_id(previous_token)))
+        work.add(ConsoleSession(id=_token_id(token), user_id=user_id, csrf_token=csrf, created_at=now, last_seen_at=now))
     return token, csrf
 
 
-def resume_session(token: str, idle_minutes: int, url: Optional[str] = None) -> Optional[Tuple[Account, str]]:
+def resume_session(token: str, idle_minutes: int, url: Optional[str] = None,
+                   session: Optional[Session] = None) -> Optional[Tuple[Account, str]]:
     """(account, csrf token) of a live session; an idle or orphaned session is removed."""
     if not token:
         return None
     now = _now()
-    with session_scope(url) as session:
-        row = session.get(ConsoleSession, _token_id(token))
+    with use_session(session, url) as work:
+        row = work.get(ConsoleSession, _token_id(token))
         if row is None:
             return None
-        user = session.get(User, row.user_id)
+        user = work.get(User, row.user_id)
         if user is None or not user.active or now - row.last_seen_at > dt.timedelta(minutes=idle_minutes):
-            session.delete(row)
+            work.delete(row)
             return None
         row.last_seen_at = now
         return _account(user), row.csrf_token
 
 
-def end_session(token: str, url: Optional[str] = None) -> None:
-    with session_scope(url) as session:
-        session.execute(delete(ConsoleSession).where(ConsoleSession.id == _token_id(token)))
+def end_session(token: str, url: Optional[str] = None, session: Optional[Session] = None) -> None:
+    with use_session(session, url) as work:
+        work.execute(delete(ConsoleSession).where(ConsoleSession.id == _token_id(token)))

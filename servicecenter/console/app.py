@@ -1,8 +1,10 @@
 """The console web app (FastAPI, server-rendered Jinja2 pages).
 
-Today it serves the citizens' chat page, which talks to Rasa's socket.io channel directly
-from the browser. The agent inbox, trainer workbench and reports are meant to join as
-further routers built in :func:`create_app`.
+It serves the citizens' chat page (which talks to Rasa's socket.io channel directly from
+the browser), the agents' inbox, the callback form, the quality dashboard, the telephony
+route API and the trainer workbench. Each module defines its ``router`` at module level;
+:func:`create_app` includes them, keeps settings and templates in ``app.state`` and runs the
+background work (department e-mail, retention purge) in the app's ``lifespan``.
 
 Run with ``uvicorn --factory servicecenter.console.app:create_app``.
 """
@@ -12,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import AsyncIterator, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
@@ -29,8 +32,13 @@ from servicecenter.console import auth as console_auth
 from servicecenter.console import callback as console_callback
 from servicecenter.console import calls as console_calls
 from servicecenter.console import dashboard as console_dashboard
+from servicecenter.console import feedback as console_feedback
 from servicecenter.console import inbox as console_inbox
+from servicecenter.console import trainer as console_trainer
+from servicecenter.handoff.notifications import Outbox
+from servicecenter.reports import schedule as purge_schedule
 from servicecenter.settings import Settings, get_settings
+from servicecenter.voice.web import browser_voice_url, socket_origin
 
 logger = logging.getLogger(__name__)
 
@@ -143,62 +151,59 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in accept or "*/*" in accept or not accept
 
 
-def _chat_router(templates: Jinja2Templates, settings: Settings) -> APIRouter:
-    router = APIRouter()
-    rasa_origin, socket_path = rasa_endpoint(settings.browser_rasa_url)
-    from servicecenter.voice.web import browser_voice_url
-
-    voice_url = browser_voice_url(settings) or ""
-
-    @router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="chat")
-    async def chat_page(request: Request) -> Response:
-        return templates.TemplateResponse(
-            request,
-            "chat.html",
-            {
-                "rasa_url": rasa_origin,
-                "socket_path": socket_path,
-                "init_payload": CHAT_INIT_PAYLOAD,
-                "human_payload": HUMAN_PAYLOAD,
-                "max_length": MAX_MESSAGE_LENGTH,
-                "voice_url": voice_url,
-            },
-            headers={"Cache-Control": "no-cache"},
-        )
-
-    return router
+chat_router = APIRouter()
 
 
-def _system_router() -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/healthz", name="healthz")
-    async def healthz() -> Dict[str, str]:
-        return {"status": "ok"}
-
-    return router
+@chat_router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, name="chat")
+async def chat_page(request: Request) -> Response:
+    templates: Jinja2Templates = request.app.state.console_templates
+    return templates.TemplateResponse(
+        request, "chat.html", dict(request.app.state.chat_page), headers={"Cache-Control": "no-cache"}
+    )
 
 
-def _vendor_router(web_modules_dir: Path, files: Mapping[str, str]) -> APIRouter:
-    """Serve a whitelist of third-party browser files from web/node_modules."""
-    router = APIRouter()
-    missing: List[str] = [n for n, rel in files.items() if not (web_modules_dir / rel).is_file()]
+system_router = APIRouter()
+
+
+@system_router.get("/healthz", name="healthz")
+async def healthz() -> Dict[str, str]:
+    return {"status": "ok"}
+
+
+vendor_router = APIRouter()
+
+
+@vendor_router.get("/static/vendor/{name}", name="vendor")
+async def vendor_file(name: str, request: Request) -> FileResponse:
+    """One of a whitelist of third-party browser files from web/node_modules."""
+    path: Optional[Path] = request.app.state.vendor_files.get(name)
+    if path is None or not path.is_file():
+        raise StarletteHTTPException(status_code=404)
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _vendor_paths(web_modules_dir: Path, files: Mapping[str, str]) -> Dict[str, Path]:
+    paths = {name: web_modules_dir / rel for name, rel in files.items()}
+    missing: List[str] = [name for name, path in paths.items() if not path.is_file()]
     if missing:
         logger.warning(
             "Vendor files missing under %s (%s); run `npm ci --prefix web`",
             web_modules_dir,
             ", ".join(missing),
         )
+    return paths
 
-    @router.get("/static/vendor/{name}", name="vendor")
-    async def vendor_file(name: str) -> FileResponse:
-        rel = files.get(name)
-        path = web_modules_dir / rel if rel else None
-        if path is None or not path.is_file():
-            raise StarletteHTTPException(status_code=404)
-        return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
 
-    return router
+def _chat_page_context(settings: Settings, voice_url: Optional[str]) -> Dict[str, object]:
+    rasa_origin, socket_path = rasa_endpoint(settings.browser_rasa_url)
+    return {
+        "rasa_url": rasa_origin,
+        "socket_path": socket_path,
+        "init_payload": CHAT_INIT_PAYLOAD,
+        "human_payload": HUMAN_PAYLOAD,
+        "max_length": MAX_MESSAGE_LENGTH,
+        "voice_url": voice_url or "",
+    }
 
 
 def _install_error_pages(app: FastAPI, templates: Jinja2Templates, headers: Mapping[str, str]) -> None:
@@ -221,26 +226,22 @@ def _install_error_pages(app: FastAPI, templates: Jinja2Templates, headers: Mapp
     app.add_exception_handler(Exception, server_error)
 
 
-def _install_outbox(app: FastAPI, settings: Settings) -> None:
-    """Background work of the console process: department e-mail (handoff.notifications) and
-    the daily retention purge (reports.schedule)."""
-    from servicecenter.handoff.notifications import Outbox
-
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Background work of the console process while it serves: department e-mail
+    (handoff.notifications) and the daily retention purge (reports.schedule)."""
+    settings: Settings = app.state.settings
     tasks: List[asyncio.Task] = []
-
-    @app.on_event("startup")
-    async def start_outbox() -> None:
-        if settings.outbox_enabled:
-            tasks.append(asyncio.create_task(Outbox(settings).run_forever()))
-        if settings.purge_scheduled:
-            from servicecenter.reports.schedule import run_forever as purge_daily
-
-            tasks.append(asyncio.create_task(purge_daily(settings)))
-
-    @app.on_event("shutdown")
-    async def stop_outbox() -> None:
+    if settings.outbox_enabled:
+        tasks.append(asyncio.create_task(Outbox(settings).run_forever()))
+    if settings.purge_scheduled:
+        tasks.append(asyncio.create_task(purge_schedule.run_forever(settings)))
+    try:
+        yield
+    finally:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def create_app(
@@ -252,8 +253,6 @@ def create_app(
     """Build the console app; settings default to :func:`get_settings`."""
     settings = settings or get_settings()
     csp = build_csp(settings.browser_rasa_url)
-    from servicecenter.voice.web import browser_voice_url, socket_origin
-
     voice_url = browser_voice_url(settings)
     if voice_url:  # the chat page's microphone streams to the voice gateway's socket
         csp = csp.replace("connect-src 'self'", f"connect-src 'self' {socket_origin(voice_url)}", 1)
@@ -269,32 +268,36 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-
+    app.state.console_templates = templates
+    app.state.chat_page = _chat_page_context(settings, voice_url)
     vendor_files = dict(VENDOR_FILES)
     if serve_test_vendor:
         vendor_files.update(TEST_VENDOR_FILES)
-    # The vendor route must come before the /static mount, which would otherwise shadow it.
-    app.include_router(_vendor_router(web_modules_dir or WEB_MODULES_DIR, vendor_files))
-    app.include_router(_system_router())
-    app.include_router(_chat_router(templates, settings))
-    # Agent console: sign-in, then the ticket inbox (both under /console).
-    console_auth.install(app, templates)
-    console_inbox.install(app)
-    # Citizens' callback form, reached through the signed link in a handoff reply.
-    console_callback.install(app)
-    # Quality dashboard and monthly report (supervisors), and the chat's feedback API.
-    console_dashboard.install(app)
-    # The voice gateway's question: where to transfer this call.
-    console_calls.install(app)
-    # Trainer workbench: NLU inbox, conversation review, knowledge editor, retraining.
-    from servicecenter.console import trainer as console_trainer
+    app.state.vendor_files = _vendor_paths(web_modules_dir or WEB_MODULES_DIR, vendor_files)
 
-    console_trainer.install(app)
-    _install_outbox(app, settings)
+    # The vendor route must come before the /static mount, which would otherwise shadow it.
+    app.include_router(vendor_router)
+    app.include_router(system_router)
+    app.include_router(chat_router)
+    # Agent console: sign-in, then the ticket inbox (both under /console).
+    app.include_router(console_auth.router)
+    app.include_router(console_inbox.router)
+    # Citizens' callback form, reached through the signed link in a handoff reply.
+    app.include_router(console_callback.router)
+    # The chat's feedback API, the quality dashboard and monthly report (supervisors).
+    app.include_router(console_feedback.router)
+    app.include_router(console_dashboard.router)
+    # The voice gateway's question: where to transfer this call.
+    app.include_router(console_calls.router)
+    # Trainer workbench: NLU inbox, conversation review, knowledge editor, retraining.
+    app.include_router(console_trainer.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
+    app.add_exception_handler(console_auth.LoginRequired, console_auth.login_required_handler)
+    app.add_exception_handler(console_auth.ConsoleError, console_auth.console_error_handler)
     _install_error_pages(app, templates, headers)
     app.add_middleware(SecurityHeadersMiddleware, headers=headers)
     return app

@@ -13,9 +13,10 @@ import logging
 import re
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from servicecenter.console.deps import DbSession, SettingsDep
 from servicecenter.handoff import calls as handoff_calls
 from servicecenter.secrets import derived_token
 from servicecenter.town import town_config
@@ -37,27 +38,20 @@ def _authorised(request: Request) -> bool:
     return scheme.lower() == "bearer" and bool(token) and hmac.compare_digest(token.encode(), expected.encode())
 
 
-def _router() -> APIRouter:
-    router = APIRouter(prefix="/api/calls")
-
-    @router.get("/{call_id}/route", name="call_route")
-    async def call_route(call_id: str, request: Request) -> JSONResponse:
-        if not _authorised(request):
-            return JSONResponse({"detail": "A valid bearer token is required."}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not CALL_ID.match(call_id):
-            return JSONResponse({"detail": "Invalid call id: 8 to 128 characters of A-Z, a-z, 0-9, . _ : @ -"},
-                                status_code=400)
-        settings = request.app.state.settings
-        routing = town_config(settings.knowledge_dir).routing
-        body = handoff_calls.call_route(call_id, routing, settings.db_url)
-        if body is None:
-            return JSONResponse({"detail": "No open handoff for this call."}, status_code=404)
-        log.info("call route for handoff %s: %s", body["handoff_id"], body["target"]["kind"])
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
-    return router
+router = APIRouter(prefix="/api/calls")
 
 
-def install(app: FastAPI) -> None:
-    app.include_router(_router())
+@router.get("/{call_id}/route", name="call_route")
+def call_route(call_id: str, request: Request, settings: SettingsDep, session: DbSession) -> JSONResponse:
+    if not _authorised(request):
+        return JSONResponse({"detail": "A valid bearer token is required."}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not CALL_ID.match(call_id):
+        return JSONResponse({"detail": "Invalid call id: 8 to 128 characters of A-Z, a-z, 0-9, . _ : @ -"},
+                            status_code=400)
+    routing = town_config(settings.knowledge_dir).routing
+    body = handoff_calls.call_route(call_id, routing, session=session)
+    if body is None:
+        return JSONResponse({"detail": "No open handoff for this call."}, status_code=404)
+    log.info("call route for handoff %s: %s", body["handoff_id"], body["target"]["kind"])
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -1,5 +1,5 @@
 """Quality dashboard for supervisors (figures vs. the handbook's targets, charts, drill-down to
-the conversations behind a figure), the monthly report button, and the chat's feedback API.
+the conversations behind a figure) and the monthly report button.
 
 Supervisors and admins see the figures and the conversation lists (ids, times, channel,
 service, outcome: no message text). Only supervisors may open a conversation's messages.
@@ -15,30 +15,25 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Dict, List, Tuple
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicecenter.console.auth import ConsoleError, SignedIn, check_csrf, render, require_roles
-from servicecenter.db import get_engine
+from servicecenter.console.auth import ConsoleError, FormDep, SignedIn, csrf_protect, render, require_roles
+from servicecenter.console.deps import DbSession
 from servicecenter.input_guard import valid_session_id
 from servicecenter.knowledge.loader import KnowledgeError
+from servicecenter.rasa_tables import RASA_EVENTS, has_events_table
 from servicecenter.reports import charts
 from servicecenter.reports.config import QualityHandbook
-from servicecenter.reports.events import RASA_EVENTS, has_events_table
-from servicecenter.reports.feedback_api import feedback_router
-from servicecenter.reports.metrics import TICKET_FIGURES, Period, compute_figures, drill_down, drill_filter
-from servicecenter.reports.report import (
-    CHANNEL_LABELS,
-    CSV_FILES,
-    Labels,
-    de_share,
-    quality_rows,
-    volume_rows,
-)
+from servicecenter.reports.drilldown import TICKET_FIGURES, drill_down, drill_filter
+from servicecenter.reports.figures import compute_figures
+from servicecenter.reports.period import Period
+from servicecenter.reports.quality import CHANNEL_LABELS, Labels, de_share, quality_rows, volume_rows
+from servicecenter.reports.report import CSV_FILES
 from servicecenter.town import town_config
 
 log = logging.getLogger(__name__)
@@ -59,7 +54,8 @@ FIGURE_LABELS = {
 }
 BAD_PERIOD = "Bitte geben Sie einen gültigen Zeitraum an (Datum von und bis, höchstens ein Jahr)."
 
-DashboardUser = Annotated[SignedIn, Depends(require_roles(*DASHBOARD_ROLES))]
+dashboard_user = require_roles(*DASHBOARD_ROLES)
+DashboardUser = Annotated[SignedIn, Depends(dashboard_user)]
 
 
 def _reports_dir(request: Request) -> Path:
@@ -115,10 +111,10 @@ class _FiguresCache:
 _cache = _FiguresCache()
 
 
-async def _figures(request: Request, period: Period, handbook: QualityHandbook) -> Dict[str, Any]:
+def _figures(request: Request, period: Period, handbook: QualityHandbook) -> Dict[str, Any]:
     url = request.app.state.settings.db_url
     try:
-        return await run_in_threadpool(_cache.get, url, period, handbook)
+        return _cache.get(url, period, handbook)
     except (OperationalError, ProgrammingError):
         log.exception("dashboard: database not ready")
         raise ConsoleError(503, "Die Kennzahlen sind gerade nicht verfügbar. Bitte versuchen Sie es später noch "
@@ -148,128 +144,124 @@ def _months(today: dt.date, count: int = 12) -> List[str]:
     return months
 
 
-def _router() -> APIRouter:
-    router = APIRouter(prefix="/console")
+# Plain functions: FastAPI runs them in its thread pool (figures, charts and reports are
+# database and CPU work that must not block the event loop).
+router = APIRouter(prefix="/console", dependencies=[Depends(dashboard_user), Depends(csrf_protect)])
 
-    @router.get("/dashboard", response_class=HTMLResponse, name="console_dashboard")
-    async def dashboard(request: Request, signed: DashboardUser) -> Response:
-        handbook = _handbook(request)
-        period, first, last = _period(request, handbook)
-        figures = await _figures(request, period, handbook)
-        labels = Labels(handbook.kb)
-        rows = quality_rows(figures, handbook)
-        for row in rows:
-            row["value_text"] = de_share(row["value"])
-            row["target_text"] = "–" if row["info"] else (
-                "noch zu vereinbaren" if row["target"] is None else de_share(row["target"]))
-        today = dt.datetime.now(handbook.routing.calendar.tz).date()
-        report_months = _months(today)
-        reports_dir = _reports_dir(request)
-        ready = [m for m in report_months if (reports_dir / m / f"qualitaetsbericht-{m}.pdf").is_file()]
-        return render(request, "console/dashboard.html", {
-            "period": period, "first": first, "last": last, "query": _query(first, last),
-            "rows": rows, "volumes": volume_rows(figures), "figures": figures, "labels": labels,
-            "charts": charts.CHARTS, "chart_titles": CHART_TITLES,
-            "report_months": report_months, "ready_reports": ready, "csv_files": CSV_FILES,
-            "reason_items": [(k, labels.reason(k), n) for k, n in figures["handoff"]["by_reason"].items()],
-            "department_items": [(k, labels.department(k), n) for k, n in figures["handoff"]["by_department"].items()],
-            "service_items": [(k, labels.service(k), n) for k, n in figures["top_services"]],
-            "unanswered_items": [(k, labels.unanswered(k), n) for k, n in figures["top_unanswered"]],
-            "message": request.query_params.get("bericht"),
-        }, signed=signed)
 
-    @router.get("/dashboard/charts/{name}.png", name="console_dashboard_chart")
-    async def chart(name: str, request: Request, signed: DashboardUser) -> Response:
-        if name not in charts.CHARTS:
-            raise StarletteHTTPException(status_code=404)
-        handbook = _handbook(request)
-        period, _, _ = _period(request, handbook)
-        figures = await _figures(request, period, handbook)
-        rows = quality_rows(figures, handbook)
+@router.get("/dashboard", response_class=HTMLResponse, name="console_dashboard")
+def dashboard(request: Request, signed: DashboardUser) -> Response:
+    handbook = _handbook(request)
+    period, first, last = _period(request, handbook)
+    figures = _figures(request, period, handbook)
+    labels = Labels(handbook.kb)
+    rows = quality_rows(figures, handbook)
+    for row in rows:
+        row["value_text"] = de_share(row["value"])
+        row["target_text"] = "–" if row["info"] else (
+            "noch zu vereinbaren" if row["target"] is None else de_share(row["target"]))
+    today = dt.datetime.now(handbook.routing.calendar.tz).date()
+    report_months = _months(today)
+    reports_dir = _reports_dir(request)
+    ready = [m for m in report_months if (reports_dir / m / f"qualitaetsbericht-{m}.pdf").is_file()]
+    return render(request, "console/dashboard.html", {
+        "period": period, "first": first, "last": last, "query": _query(first, last),
+        "rows": rows, "volumes": volume_rows(figures), "figures": figures, "labels": labels,
+        "charts": charts.CHARTS, "chart_titles": CHART_TITLES,
+        "report_months": report_months, "ready_reports": ready, "csv_files": CSV_FILES,
+        "reason_items": [(k, labels.reason(k), n) for k, n in figures["handoff"]["by_reason"].items()],
+        "department_items": [(k, labels.department(k), n) for k, n in figures["handoff"]["by_department"].items()],
+        "service_items": [(k, labels.service(k), n) for k, n in figures["top_services"]],
+        "unanswered_items": [(k, labels.unanswered(k), n) for k, n in figures["top_unanswered"]],
+        "message": request.query_params.get("bericht"),
+    }, signed=signed)
 
-        def draw() -> bytes:
-            return charts.render(charts.chart(name, figures, rows, Labels(handbook.kb)), "png")
 
-        png = await run_in_threadpool(draw)
-        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+@router.get("/dashboard/charts/{name}.png", name="console_dashboard_chart")
+def chart(name: str, request: Request, signed: DashboardUser) -> Response:
+    if name not in charts.CHARTS:
+        raise StarletteHTTPException(status_code=404)
+    handbook = _handbook(request)
+    period, _, _ = _period(request, handbook)
+    figures = _figures(request, period, handbook)
+    rows = quality_rows(figures, handbook)
+    png = charts.render(charts.chart(name, figures, rows, Labels(handbook.kb)), "png")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    @router.get("/dashboard/kontakte", response_class=HTMLResponse, name="console_dashboard_contacts")
-    async def contacts(request: Request, signed: DashboardUser) -> Response:
-        handbook = _handbook(request)
-        period, first, last = _period(request, handbook)
-        figure = request.query_params.get("kennzahl", "contacts")
-        if figure not in TICKET_FIGURES:
-            try:
-                drill_filter(figure)
-            except ValueError:
-                raise ConsoleError(400, "Diese Kennzahl gibt es nicht.", "Unbekannte Kennzahl") from None
-        url = request.app.state.settings.db_url
-        found, total = await run_in_threadpool(
-            lambda: drill_down(period, handbook.repeat_contact_days, figure, url,
-                               calendar=handbook.routing.calendar,
-                               reply_hours=handbook.reply_within_service_hours,
-                               takeover_seconds=handbook.targets.takeover_within_seconds))
-        labels = Labels(handbook.kb)
-        tz = handbook.routing.calendar.tz
-        items = [{
-            "id": c.conversation_id,
-            "time": dt.datetime.fromtimestamp(c.start, tz).strftime("%d.%m.%Y %H:%M"),
-            "channel": CHANNEL_LABELS.get(c.channel, c.channel),
-            "service": labels.service(c.service),
-            "outcome": OUTCOME_LABELS.get(c.outcome, c.outcome),
-        } for c in found]
-        return render(request, "console/dashboard_contacts.html", {
-            "items": items, "total": total, "figure": figure, "period": period, "query": _query(first, last),
-            "figure_label": figure_label(figure, labels),
-            "may_read": signed.account.role in TEXT_ROLES,
-        }, signed=signed)
 
-    @router.get("/dashboard/gespraeche/{conversation_id}", response_class=HTMLResponse,
-                name="console_dashboard_conversation")
-    async def conversation(conversation_id: str, request: Request, signed: DashboardUser) -> Response:
-        if signed.account.role not in TEXT_ROLES:
-            raise ConsoleError(403, "Gesprächsinhalte dürfen nur Teamleitungen einsehen.", "Kein Zugriff")
-        if not valid_session_id(conversation_id):
-            raise StarletteHTTPException(status_code=404)
-        handbook = _handbook(request)
-        lines = await run_in_threadpool(_transcript, request.app.state.settings.db_url, conversation_id,
-                                        handbook.routing.calendar.tz)
-        if not lines:
-            raise StarletteHTTPException(status_code=404)
-        log.info("dashboard: %s opened conversation %s", signed.account.username, conversation_id)
-        return render(request, "console/dashboard_conversation.html",
-                      {"conversation_id": conversation_id, "lines": lines}, signed=signed)
+@router.get("/dashboard/kontakte", response_class=HTMLResponse, name="console_dashboard_contacts")
+def contacts(request: Request, signed: DashboardUser) -> Response:
+    handbook = _handbook(request)
+    period, first, last = _period(request, handbook)
+    figure = request.query_params.get("kennzahl", "contacts")
+    if figure not in TICKET_FIGURES:
+        try:
+            drill_filter(figure)
+        except ValueError:
+            raise ConsoleError(400, "Diese Kennzahl gibt es nicht.", "Unbekannte Kennzahl") from None
+    found, total = drill_down(period, handbook.repeat_contact_days, figure, request.app.state.settings.db_url,
+                              calendar=handbook.routing.calendar,
+                              reply_hours=handbook.reply_within_service_hours,
+                              takeover_seconds=handbook.targets.takeover_within_seconds)
+    labels = Labels(handbook.kb)
+    tz = handbook.routing.calendar.tz
+    items = [{
+        "id": c.conversation_id,
+        "time": dt.datetime.fromtimestamp(c.start, tz).strftime("%d.%m.%Y %H:%M"),
+        "channel": CHANNEL_LABELS.get(c.channel, c.channel),
+        "service": labels.service(c.service),
+        "outcome": OUTCOME_LABELS.get(c.outcome, c.outcome),
+    } for c in found]
+    return render(request, "console/dashboard_contacts.html", {
+        "items": items, "total": total, "figure": figure, "period": period, "query": _query(first, last),
+        "figure_label": figure_label(figure, labels),
+        "may_read": signed.account.role in TEXT_ROLES,
+    }, signed=signed)
 
-    @router.post("/dashboard/bericht", name="console_dashboard_report")
-    async def make_report(request: Request, signed: DashboardUser) -> Response:
-        form = await check_csrf(request, signed)
-        handbook = _handbook(request)
-        month = str(form.get("monat") or "")
-        today = dt.datetime.now(handbook.routing.calendar.tz).date()
-        if month not in _months(today):
-            raise ConsoleError(400, "Bitte wählen Sie einen Monat aus der Liste.", "Monat ungültig")
-        from servicecenter.reports.report import write_report
 
-        url = request.app.state.settings.db_url
-        await run_in_threadpool(write_report, month, handbook, _reports_dir(request), url)
-        log.info("dashboard: %s created the report for %s", signed.account.username, month)
-        return RedirectResponse(f"/console/dashboard?bericht={month}#berichte", status_code=303,
-                                headers={"Cache-Control": "no-store"})
+@router.get("/dashboard/gespraeche/{conversation_id}", response_class=HTMLResponse,
+            name="console_dashboard_conversation")
+def conversation(conversation_id: str, request: Request, signed: DashboardUser, session: DbSession) -> Response:
+    if signed.account.role not in TEXT_ROLES:
+        raise ConsoleError(403, "Gesprächsinhalte dürfen nur Teamleitungen einsehen.", "Kein Zugriff")
+    if not valid_session_id(conversation_id):
+        raise StarletteHTTPException(status_code=404)
+    handbook = _handbook(request)
+    lines = _transcript(session, conversation_id, handbook.routing.calendar.tz)
+    if not lines:
+        raise StarletteHTTPException(status_code=404)
+    log.info("dashboard: %s opened conversation %s", signed.account.username, conversation_id)
+    return render(request, "console/dashboard_conversation.html",
+                  {"conversation_id": conversation_id, "lines": lines}, signed=signed)
 
-    @router.get("/berichte/{month}/{name}", name="console_report_file")
-    async def report_file(month: str, name: str, request: Request, signed: DashboardUser) -> Response:
-        allowed = {f"qualitaetsbericht-{month}.pdf", *CSV_FILES}
-        handbook = _handbook(request)
-        today = dt.datetime.now(handbook.routing.calendar.tz).date()
-        if month not in _months(today, 120) or name not in allowed:
-            raise StarletteHTTPException(status_code=404)
-        path = _reports_dir(request) / month / name
-        if not path.is_file():
-            raise StarletteHTTPException(status_code=404)
-        media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
-        return FileResponse(path, media_type=media, filename=name, headers={"Cache-Control": "no-store"})
 
-    return router
+@router.post("/dashboard/bericht", name="console_dashboard_report")
+def make_report(request: Request, signed: DashboardUser, form: FormDep) -> Response:
+    handbook = _handbook(request)
+    month = str(form.get("monat") or "")
+    today = dt.datetime.now(handbook.routing.calendar.tz).date()
+    if month not in _months(today):
+        raise ConsoleError(400, "Bitte wählen Sie einen Monat aus der Liste.", "Monat ungültig")
+    from servicecenter.reports.report import write_report
+
+    write_report(month, handbook, _reports_dir(request), request.app.state.settings.db_url)
+    log.info("dashboard: %s created the report for %s", signed.account.username, month)
+    return RedirectResponse(f"/console/dashboard?bericht={month}#berichte", status_code=303,
+                            headers={"Cache-Control": "no-store"})
+
+
+@router.get("/berichte/{month}/{name}", name="console_report_file")
+def report_file(month: str, name: str, request: Request, signed: DashboardUser) -> Response:
+    allowed = {f"qualitaetsbericht-{month}.pdf", *CSV_FILES}
+    handbook = _handbook(request)
+    today = dt.datetime.now(handbook.routing.calendar.tz).date()
+    if month not in _months(today, 120) or name not in allowed:
+        raise StarletteHTTPException(status_code=404)
+    path = _reports_dir(request) / month / name
+    if not path.is_file():
+        raise StarletteHTTPException(status_code=404)
+    media = "application/pdf" if name.endswith(".pdf") else "text/csv; charset=utf-8"
+    return FileResponse(path, media_type=media, filename=name, headers={"Cache-Control": "no-store"})
 
 
 CHART_TITLES = {
@@ -282,18 +274,17 @@ CHART_TITLES = {
 }
 
 
-def _transcript(url: str, conversation_id: str, tz: Any) -> List[Dict[str, str]]:
+def _transcript(session: Session, conversation_id: str, tz: Any) -> List[Dict[str, str]]:
     """The messages of a conversation (citizen and assistant) for a supervisor."""
-    engine = get_engine(url)
     e = RASA_EVENTS.c
-    with engine.connect() as conn:
-        if not has_events_table(conn):
-            return []
-        rows = conn.execute(
-            select(e.type_name, e.timestamp, e.data).where(e.sender_id == conversation_id,
-                                                           e.type_name.in_(("user", "bot", "session_started")))
-            .order_by(e.id)
-        ).all()
+    conn = session.connection()
+    if not has_events_table(conn):
+        return []
+    rows = conn.execute(
+        select(e.type_name, e.timestamp, e.data).where(e.sender_id == conversation_id,
+                                                       e.type_name.in_(("user", "bot", "session_started")))
+        .order_by(e.id)
+    ).all()
     lines = []
     for type_name, timestamp, data in rows:
         when = dt.datetime.fromtimestamp(float(timestamp or 0), tz).strftime("%d.%m.%Y %H:%M:%S")
@@ -309,8 +300,3 @@ def _transcript(url: str, conversation_id: str, tz: Any) -> List[Dict[str, str]]
             continue
         lines.append({"who": "Bürgerin/Bürger" if type_name == "user" else "Assistent", "time": when, "text": text})
     return lines
-
-
-def install(app: FastAPI) -> None:
-    app.include_router(feedback_router())
-    app.include_router(_router())

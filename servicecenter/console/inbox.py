@@ -8,28 +8,30 @@ answers 404, exactly like an id that does not exist. Every status change goes th
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from typing import Annotated, Any, Dict, List, Mapping, Optional
+from typing import Annotated, Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+import anyio
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicecenter import accounts
 from servicecenter.console.auth import (
     ConsoleError,
+    FormDep,
     SignedIn,
-    check_csrf,
-    check_csrf_header,
+    csrf_protect,
     render,
     require_roles,
 )
-from servicecenter.db import session_scope
+from servicecenter.console.deps import DbSession, current_knowledge
 from servicecenter.handoff import live, notifications, tickets
-from servicecenter.handoff.summary import CHANNEL_LABELS, CONTACT_LABELS, REASON_LABELS
+from servicecenter.handoff.summary import ticket_lines
 from servicecenter.handoff.tickets import ConcurrentUpdate, IllegalTransition, Status, TicketNotFound
-from servicecenter.knowledge.repository import KnowledgeRepository
 from servicecenter.models import Ticket, TicketEvent
 from servicecenter.town import town_config
 
@@ -68,7 +70,8 @@ RASA_DOWN_MESSAGE = (
 )
 
 
-InboxUser = Annotated[SignedIn, Depends(require_roles(*INBOX_ROLES))]
+inbox_user = require_roles(*INBOX_ROLES)
+InboxUser = Annotated[SignedIn, Depends(inbox_user)]
 
 
 def waiting_text(since: dt.datetime, now: Optional[dt.datetime] = None) -> str:
@@ -84,30 +87,6 @@ def waiting_text(since: dt.datetime, now: Optional[dt.datetime] = None) -> str:
     return f"{days} Tg. {hours} Std."
 
 
-def summary_lines(ticket: Ticket) -> List[str]:
-    """The stored summary as the short lines of ``Summary.to_text`` (tolerant of missing keys)."""
-    s: Mapping[str, Any] = ticket.summary or {}
-    service = s.get("service") or ticket.service_slug
-    if service:
-        label = "Zuvor besprochen" if (s.get("reason_code") or ticket.reason) == "complaint" else "Anliegen"
-        lines = [f"{label}: {s.get('topic') or service} ({service})"]
-    else:
-        lines = ["Anliegen: nicht erkannt"]
-    question = s.get("open_question")
-    lines.append(f"Offene Frage: „{question}“" if question else "Offene Frage: keine eigene Frage gestellt")
-    answered = s.get("answered") or []
-    lines.append(f"Bereits beantwortet: {'; '.join(str(a) for a in answered) if answered else 'noch nichts'}")
-    lines.append(f"Grund: {s.get('reason') or REASON_LABELS.get(ticket.reason, ticket.reason)}")
-    department = s.get("department") or ticket.department_slug
-    lines.append(f"Zuständig: {s.get('department_name') or department} ({department})")
-    lines.append(f"Kanal: {s.get('channel') or CHANNEL_LABELS.get(ticket.channel, ticket.channel)}")
-    contact = ticket.contact if ticket.consent else None
-    if contact:
-        parts = ", ".join(f"{CONTACT_LABELS.get(k, k)} {v}" for k, v in contact.items() if v not in (None, ""))
-        lines.append(f"Kontakt (mit Einwilligung): {parts}")
-    return lines
-
-
 def _visible(ticket: Ticket, signed: SignedIn) -> bool:
     account = signed.account
     if account.role == "department":
@@ -115,14 +94,10 @@ def _visible(ticket: Ticket, signed: SignedIn) -> bool:
     return account.role in INBOX_ROLES
 
 
-def _db(request: Request) -> str:
-    return request.app.state.settings.db_url
-
-
-def _load(request: Request, ticket_id: str, signed: SignedIn) -> Ticket:
+def _load(session: Session, ticket_id: str, signed: SignedIn) -> Ticket:
     """The ticket, or 404 when it does not exist or the user may not see it."""
     try:
-        ticket = tickets.get_ticket(ticket_id, url=_db(request))
+        ticket = tickets.get_ticket(ticket_id, session=session)
     except TicketNotFound:
         raise StarletteHTTPException(status_code=404) from None
     if not _visible(ticket, signed):
@@ -148,12 +123,8 @@ def agent_label(signed: SignedIn) -> str:
     return f"{live.AGENT_LABEL} ({signed.account.username})"
 
 
-def _settings(request: Request) -> Any:
-    return request.app.state.settings
-
-
 def _item(t: Ticket, now: dt.datetime) -> Dict[str, Any]:
-    lines = summary_lines(t)
+    lines = ticket_lines(t)
     return {
         "id": t.id,
         "reference": t.id.split("-")[0].upper(),
@@ -170,85 +141,82 @@ def _item(t: Ticket, now: dt.datetime) -> Dict[str, Any]:
     }
 
 
-def _knowledge(request: Request) -> Any:
-    repo = getattr(request.app.state, "knowledge", None)
-    if repo is None:
-        repo = request.app.state.knowledge = KnowledgeRepository(_db(request))
-    return repo.get()
-
-
-def _inbox_rows(request: Request, signed: SignedIn) -> List[Ticket]:
+def _inbox_rows(session: Session, signed: SignedIn) -> List[Ticket]:
     # Live chats first (a citizen is waiting in the chat), then by waiting time.
     query = select(Ticket).where(Ticket.status.in_(OPEN)).order_by(Ticket.created_at, Ticket.id)
     if signed.account.role == "department":
         query = query.where(Ticket.department_slug == signed.account.department_slug)
-    with session_scope(_db(request)) as session:
-        rows = list(session.execute(query).scalars())
+    rows = list(session.execute(query).scalars())
     rows.sort(key=lambda t: (0 if t.mode == live.LIVE and t.status == Status.NEW.value else 1, t.created_at))
     return rows
 
 
-def _detail(request: Request, ticket: Ticket, signed: SignedIn, error: Optional[str] = None,
+def _detail(request: Request, session: Session, ticket: Ticket, signed: SignedIn, error: Optional[str] = None,
             status_code: int = 200) -> Response:
-    events = tickets.ticket_events(ticket.id, url=_db(request))
+    actions = _actions(ticket, signed)
     return render(
         request,
         "console/ticket.html",
         {
             "ticket": ticket,
-            "lines": summary_lines(ticket),
+            "lines": ticket_lines(ticket),
             "waiting": waiting_text(ticket.created_at),
-            "events": events,
+            "events": tickets.ticket_events(ticket.id, session=session),
             "status_labels": STATUS_LABELS,
             "resolution_labels": RESOLUTION_LABELS,
-            "actions": _actions(ticket, signed),
-            "departments": accounts.department_slugs(url=_db(request)),
+            "actions": actions,
+            "departments": accounts.department_slugs(session=session),
             "error": error,
             "mode_labels": MODE_LABELS,
-            "notifications": notifications.notifications_for(ticket.id, url=_db(request)),
+            "notifications": notifications.notifications_for(ticket.id, session=session),
             "notification_labels": notifications.STATUS_LABELS,
-            "canned": town_config(_settings(request).knowledge_dir).canned if _actions(ticket, signed)["chat"] else [],
+            "canned": town_config(request.app.state.settings.knowledge_dir).canned if actions["chat"] else [],
         },
         status_code=status_code,
         signed=signed,
     )
 
 
-def _move(request: Request, ticket: Ticket, signed: SignedIn, to_status: str, note: Optional[str] = None,
-          resolution: Optional[str] = None) -> Optional[Response]:
+def _move(request: Request, session: Session, ticket: Ticket, signed: SignedIn, to_status: str,
+          note: Optional[str] = None, resolution: Optional[str] = None) -> Optional[Response]:
     """Apply the transition; a German error page (the ticket's detail) when it is not possible."""
     try:
         tickets.transition(ticket.id, to_status, signed.account.actor, note=note, resolution=resolution,
-                           url=_db(request))
+                           session=session)
     except IllegalTransition as err:
         log.info("console: %s tried %s -> %s on ticket %s", signed.account.actor, err.from_status,
                  err.to_status, ticket.id)
-        current = tickets.get_ticket(ticket.id, url=_db(request))
+        current = tickets.get_ticket(ticket.id, session=session)
         message = ILLEGAL_MESSAGE.format(status=STATUS_LABELS.get(current.status, current.status))
-        return _detail(request, current, signed, error=message, status_code=409)
+        return _detail(request, session, current, signed, error=message, status_code=409)
     except ConcurrentUpdate:
-        current = tickets.get_ticket(ticket.id, url=_db(request))
-        return _detail(request, current, signed, error=CONCURRENT_MESSAGE, status_code=409)
+        current = tickets.get_ticket(ticket.id, session=session)
+        return _detail(request, session, current, signed, error=CONCURRENT_MESSAGE, status_code=409)
     return None
 
 
-async def _take_over(request: Request, ticket: Ticket, signed: SignedIn) -> Response:
+def _rasa(session: Session, call: Callable[..., Awaitable[None]], *args: str) -> None:
+    """Run one call to Rasa's API on the event loop and wait for it in this worker thread.
+
+    What the request wrote so far is committed first: Rasa writes the conversation into the
+    same database, and a step that already happened (e.g. a claim) stays when Rasa is down."""
+    session.commit()
+    anyio.from_thread.run(call, *args)
+
+
+def _control(request: Request) -> live.RasaControl:
+    return live.RasaControl(request.app.state.settings)
+
+
+def _take_over(request: Request, session: Session, ticket: Ticket, signed: SignedIn) -> Response:
     try:
-        await live.RasaControl(_settings(request)).take_over(ticket.conversation_id, agent_label(signed))
+        _rasa(session, _control(request).take_over, ticket.conversation_id, agent_label(signed))
     except live.RasaUnavailable as err:
         log.warning("console: take-over of ticket %s failed: %s", ticket.id, err)
-        return _detail(request, tickets.get_ticket(ticket.id, url=_db(request)), signed,
+        return _detail(request, session, tickets.get_ticket(ticket.id, session=session), signed,
                        error=RASA_DOWN_MESSAGE, status_code=503)
-    failed = _move(request, ticket, signed, Status.IN_CONVERSATION.value, note="Live-Chat übernommen")
+    failed = _move(request, session, ticket, signed, Status.IN_CONVERSATION.value, note="Live-Chat übernommen")
     return failed or _back(ticket.id)
-
-
-def _set_assignee(request: Request, ticket_id: str, actor: Optional[str]) -> None:
-    with session_scope(_db(request)) as session:
-        session.execute(
-            update(Ticket).where(Ticket.id == ticket_id).values(assignee=actor)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _back(ticket_id: str) -> Response:
@@ -260,180 +228,187 @@ def _note(form: Mapping[str, Any]) -> Optional[str]:
     return note[:MAX_NOTE_LENGTH] or None
 
 
-def _router() -> APIRouter:
-    router = APIRouter(prefix="/console")
+async def request_body(request: Request) -> bytes:
+    return await request.body()
 
-    @router.get("/inbox", response_class=HTMLResponse, name="console_inbox")
-    async def inbox(request: Request, signed: InboxUser) -> Response:
-        now = dt.datetime.now(dt.timezone.utc)
-        items = [_item(t, now) for t in _inbox_rows(request, signed)]
-        department = signed.account.department_slug if signed.account.role == "department" else None
-        failed = notifications.failed_count(department, url=_db(request))
-        return render(
-            request, "console/inbox.html",
-            {"items": items, "status_labels": STATUS_LABELS, "failed_mails": failed}, signed=signed,
-        )
 
-    @router.get("/api/inbox", name="console_inbox_api")
-    async def inbox_api(request: Request, signed: InboxUser) -> Response:
-        """The inbox as JSON for the page's live refresh (rendered with textContent)."""
-        now = dt.datetime.now(dt.timezone.utc)
-        items = [_item(t, now) for t in _inbox_rows(request, signed)]
-        return JSONResponse({"items": items}, headers={"Cache-Control": "no-store"})
+# Plain functions below: FastAPI runs them in its thread pool, so their database work (and
+# the inbox page's poll every few seconds) never blocks the event loop.
+router = APIRouter(prefix="/console", dependencies=[Depends(inbox_user), Depends(csrf_protect)])
 
-    @router.get("/tickets/{ticket_id}", response_class=HTMLResponse, name="console_ticket")
-    async def ticket_detail(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        return _detail(request, _load(request, ticket_id, signed), signed)
 
-    @router.post("/tickets/{ticket_id}/claim", name="console_ticket_claim")
-    async def claim(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        await check_csrf(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        failed = _move(request, ticket, signed, Status.CLAIMED.value)
-        if failed is not None:
-            return failed
-        _set_assignee(request, ticket_id, signed.account.actor)
-        if ticket.mode == live.LIVE and signed.account.role in LIVE_ROLES:
-            # A live chat: the citizen is waiting in the widget, so the agent joins at once.
-            return await _take_over(request, tickets.get_ticket(ticket_id, url=_db(request)), signed)
-        return _back(ticket_id)
+@router.get("/inbox", response_class=HTMLResponse, name="console_inbox")
+def inbox(request: Request, signed: InboxUser, session: DbSession) -> Response:
+    now = dt.datetime.now(dt.timezone.utc)
+    items = [_item(t, now) for t in _inbox_rows(session, signed)]
+    department = signed.account.department_slug if signed.account.role == "department" else None
+    failed = notifications.failed_count(department, session=session)
+    return render(
+        request, "console/inbox.html",
+        {"items": items, "status_labels": STATUS_LABELS, "failed_mails": failed}, signed=signed,
+    )
 
-    @router.post("/tickets/{ticket_id}/takeover", name="console_ticket_takeover")
-    async def takeover(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        """Join the chat of a claimed live ticket (again, e.g. after Rasa was unreachable)."""
-        await check_csrf(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        if not _actions(ticket, signed)["takeover"]:
-            return _detail(request, ticket, signed, error="Dieses Gespräch können Sie nicht übernehmen.",
-                           status_code=409)
-        return await _take_over(request, ticket, signed)
 
-    @router.get("/api/tickets/{ticket_id}/messages", name="console_ticket_messages")
-    async def messages(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        """The conversation after event ``after`` (the page polls this while chatting)."""
-        ticket = _load(request, ticket_id, signed)
+@router.get("/api/inbox", name="console_inbox_api")
+def inbox_api(signed: InboxUser, session: DbSession) -> Response:
+    """The inbox as JSON for the page's live refresh (rendered with textContent)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    items = [_item(t, now) for t in _inbox_rows(session, signed)]
+    return JSONResponse({"items": items}, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse, name="console_ticket")
+def ticket_detail(ticket_id: str, request: Request, signed: InboxUser, session: DbSession) -> Response:
+    return _detail(request, session, _load(session, ticket_id, signed), signed)
+
+
+@router.post("/tickets/{ticket_id}/claim", name="console_ticket_claim")
+def claim(ticket_id: str, request: Request, signed: InboxUser, session: DbSession) -> Response:
+    ticket = _load(session, ticket_id, signed)
+    failed = _move(request, session, ticket, signed, Status.CLAIMED.value)
+    if failed is not None:
+        return failed
+    session.execute(
+        update(Ticket).where(Ticket.id == ticket_id).values(assignee=signed.account.actor)
+        .execution_options(synchronize_session=False)
+    )
+    if ticket.mode == live.LIVE and signed.account.role in LIVE_ROLES:
+        # A live chat: the citizen is waiting in the widget, so the agent joins at once.
+        return _take_over(request, session, tickets.get_ticket(ticket_id, session=session), signed)
+    return _back(ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/takeover", name="console_ticket_takeover")
+def takeover(ticket_id: str, request: Request, signed: InboxUser, session: DbSession) -> Response:
+    """Join the chat of a claimed live ticket (again, e.g. after Rasa was unreachable)."""
+    ticket = _load(session, ticket_id, signed)
+    if not _actions(ticket, signed)["takeover"]:
+        return _detail(request, session, ticket, signed, error="Dieses Gespräch können Sie nicht übernehmen.",
+                       status_code=409)
+    return _take_over(request, session, ticket, signed)
+
+
+@router.get("/api/tickets/{ticket_id}/messages", name="console_ticket_messages")
+def messages(ticket_id: str, request: Request, signed: InboxUser, session: DbSession) -> Response:
+    """The conversation after event ``after`` (the page polls this while chatting)."""
+    ticket = _load(session, ticket_id, signed)
+    try:
+        after = max(0, int(request.query_params.get("after", "0")))
+    except ValueError:
+        return JSONResponse({"detail": "Parameter „after“ muss eine Zahl sein."}, status_code=400)
+    # Rasa's own events table, read outside this request's transaction.
+    lines = live.transcript(ticket.conversation_id, after=after, url=request.app.state.settings.db_url)
+    current = tickets.get_ticket(ticket_id, session=session)
+    return JSONResponse({
+        "status": current.status,
+        "status_label": STATUS_LABELS.get(current.status, current.status),
+        "messages": [
+            {"id": m.id, "role": m.role, "text": m.text, "agent": m.agent,
+             "at": m.at.astimezone(dt.timezone.utc).strftime("%H:%M")}
+            for m in lines
+        ],
+    }, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/tickets/{ticket_id}/messages", name="console_ticket_say")
+def say(ticket_id: str, request: Request, signed: InboxUser, session: DbSession,
+        raw: Annotated[bytes, Depends(request_body)]) -> Response:
+    ticket = _load(session, ticket_id, signed)
+    if not _actions(ticket, signed)["chat"]:
+        return JSONResponse(
+            {"detail": "Schreiben ist nur möglich, solange Sie das Gespräch führen."}, status_code=409)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return JSONResponse({"detail": "Die Anfrage ist kein gültiges JSON."}, status_code=400)
+    text = str(body.get("text") or "").strip() if isinstance(body, dict) else ""
+    if not text:
+        return JSONResponse({"detail": "Bitte schreiben Sie eine Nachricht."}, status_code=400)
+    if len(text) > live.MAX_AGENT_MESSAGE:
+        return JSONResponse(
+            {"detail": f"Die Nachricht ist zu lang (höchstens {live.MAX_AGENT_MESSAGE} Zeichen)."},
+            status_code=400)
+    try:
+        _rasa(session, _control(request).say, ticket.conversation_id, agent_label(signed), text)
+    except live.RasaUnavailable as err:
+        log.warning("console: message for ticket %s not delivered: %s", ticket_id, err)
+        return JSONResponse({"detail": RASA_DOWN_MESSAGE}, status_code=503)
+    return JSONResponse({"ok": True}, status_code=201)
+
+
+@router.post("/tickets/{ticket_id}/handback", name="console_ticket_handback")
+def handback(ticket_id: str, request: Request, signed: InboxUser, session: DbSession) -> Response:
+    """The agent is done; the assistant answers again (the ticket is then answered)."""
+    ticket = _load(session, ticket_id, signed)
+    if not _actions(ticket, signed)["handback"]:
+        return _detail(request, session, ticket, signed, error="Das Gespräch führen Sie gerade nicht.",
+                       status_code=409)
+    try:
+        _rasa(session, _control(request).hand_back, ticket.conversation_id, agent_label(signed))
+    except live.RasaUnavailable as err:
+        log.warning("console: hand-back of ticket %s failed: %s", ticket_id, err)
+        return _detail(request, session, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
+    return _move(request, session, ticket, signed, Status.ANSWERED.value,
+                 note="an den Assistenten zurückgegeben") or _back(ticket_id)
+
+
+@router.post("/notifications/{notification_id}/retry", name="console_notification_retry")
+def retry_notification(notification_id: str, signed: InboxUser, session: DbSession, form: FormDep) -> Response:
+    ticket = _load(session, str(form.get("ticket_id") or ""), signed)
+    if not any(n.id == notification_id for n in notifications.notifications_for(ticket.id, session=session)):
+        raise StarletteHTTPException(status_code=404)
+    notifications.retry(notification_id, session=session)
+    return _back(ticket.id)
+
+
+@router.post("/tickets/{ticket_id}/forward", name="console_ticket_forward")
+def forward(ticket_id: str, request: Request, signed: InboxUser, session: DbSession, form: FormDep) -> Response:
+    ticket = _load(session, ticket_id, signed)
+    if signed.account.role not in FORWARD_ROLES:
+        raise ConsoleError(403, "Weiterleiten dürfen nur Mitarbeitende des Servicecenters.", "Kein Zugriff")
+    target = str(form.get("department") or "").strip()
+    note = _note(form)
+    if target not in accounts.department_slugs(session=session):
+        return _detail(request, session, ticket, signed, error="Bitte wählen Sie eine Abteilung aus der Liste.",
+                       status_code=400)
+    if not note:
+        return _detail(request, session, ticket, signed,
+                       error="Bitte schreiben Sie eine kurze Notiz für die Abteilung.", status_code=400)
+    failed = _move(request, session, ticket, signed, Status.FORWARDED.value, note=f"an {target}: {note}")
+    if failed is not None:
+        return failed
+    # tickets.transition does not change the department, so the new owner is set right after,
+    # only while the ticket is still the forwarded one we just wrote.
+    kb = current_knowledge(request)
+    recipient = town_config(request.app.state.settings.knowledge_dir).routing.target_email(target, kb)
+    moved = session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.status == Status.FORWARDED.value)
+        .values(department_slug=target)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    current = session.get(Ticket, ticket_id, populate_existing=True)
+    if moved == 1 and recipient and current is not None:
+        # The event count keys the mail, so a second forward gets its own and a retry none.
+        count = session.execute(
+            select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
+        ).scalar_one()
+        notifications.enqueue_department_mail(session, current, target, recipient, f"forwarded:{count}")
+    return _back(ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/close", name="console_ticket_close")
+def close(ticket_id: str, request: Request, signed: InboxUser, session: DbSession, form: FormDep) -> Response:
+    ticket = _load(session, ticket_id, signed)
+    resolution = str(form.get("resolution") or "")
+    if resolution not in tickets.RESOLUTIONS:
+        return _detail(request, session, ticket, signed,
+                       error="Bitte wählen Sie aus, wie das Anliegen erledigt wurde.", status_code=400)
+    if ticket.mode == live.LIVE and ticket.status == Status.IN_CONVERSATION.value:
         try:
-            after = max(0, int(request.query_params.get("after", "0")))
-        except ValueError:
-            return JSONResponse({"detail": "Parameter „after“ muss eine Zahl sein."}, status_code=400)
-        lines = live.transcript(ticket.conversation_id, after=after, url=_db(request))
-        current = tickets.get_ticket(ticket_id, url=_db(request))
-        return JSONResponse({
-            "status": current.status,
-            "status_label": STATUS_LABELS.get(current.status, current.status),
-            "messages": [
-                {"id": m.id, "role": m.role, "text": m.text, "agent": m.agent,
-                 "at": m.at.astimezone(dt.timezone.utc).strftime("%H:%M")}
-                for m in lines
-            ],
-        }, headers={"Cache-Control": "no-store"})
-
-    @router.post("/api/tickets/{ticket_id}/messages", name="console_ticket_say")
-    async def say(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        check_csrf_header(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        if not _actions(ticket, signed)["chat"]:
-            return JSONResponse(
-                {"detail": "Schreiben ist nur möglich, solange Sie das Gespräch führen."}, status_code=409)
-        try:
-            body = await request.json()
-        except ValueError:
-            return JSONResponse({"detail": "Die Anfrage ist kein gültiges JSON."}, status_code=400)
-        text = str(body.get("text") or "").strip() if isinstance(body, dict) else ""
-        if not text:
-            return JSONResponse({"detail": "Bitte schreiben Sie eine Nachricht."}, status_code=400)
-        if len(text) > live.MAX_AGENT_MESSAGE:
-            return JSONResponse(
-                {"detail": f"Die Nachricht ist zu lang (höchstens {live.MAX_AGENT_MESSAGE} Zeichen)."},
-                status_code=400)
-        try:
-            await live.RasaControl(_settings(request)).say(ticket.conversation_id, agent_label(signed), text)
+            _rasa(session, _control(request).hand_back, ticket.conversation_id, agent_label(signed))
         except live.RasaUnavailable as err:
-            log.warning("console: message for ticket %s not delivered: %s", ticket_id, err)
-            return JSONResponse({"detail": RASA_DOWN_MESSAGE}, status_code=503)
-        return JSONResponse({"ok": True}, status_code=201)
-
-    @router.post("/tickets/{ticket_id}/handback", name="console_ticket_handback")
-    async def handback(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        """The agent is done; the assistant answers again (the ticket is then answered)."""
-        await check_csrf(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        if not _actions(ticket, signed)["handback"]:
-            return _detail(request, ticket, signed, error="Das Gespräch führen Sie gerade nicht.", status_code=409)
-        try:
-            await live.RasaControl(_settings(request)).hand_back(ticket.conversation_id, agent_label(signed))
-        except live.RasaUnavailable as err:
-            log.warning("console: hand-back of ticket %s failed: %s", ticket_id, err)
-            return _detail(request, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
-        return _move(request, ticket, signed, Status.ANSWERED.value, note="an den Assistenten zurückgegeben") \
-            or _back(ticket_id)
-
-    @router.post("/notifications/{notification_id}/retry", name="console_notification_retry")
-    async def retry_notification(notification_id: str, request: Request, signed: InboxUser) -> Response:
-        form = await check_csrf(request, signed)
-        ticket = _load(request, str(form.get("ticket_id") or ""), signed)
-        if not any(n.id == notification_id for n in notifications.notifications_for(ticket.id, url=_db(request))):
-            raise StarletteHTTPException(status_code=404)
-        notifications.retry(notification_id, url=_db(request))
-        return _back(ticket.id)
-
-    @router.post("/tickets/{ticket_id}/forward", name="console_ticket_forward")
-    async def forward(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        form = await check_csrf(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        if signed.account.role not in FORWARD_ROLES:
-            raise ConsoleError(403, "Weiterleiten dürfen nur Mitarbeitende des Servicecenters.", "Kein Zugriff")
-        target = str(form.get("department") or "").strip()
-        note = _note(form)
-        if target not in accounts.department_slugs(url=_db(request)):
-            return _detail(request, ticket, signed, error="Bitte wählen Sie eine Abteilung aus der Liste.",
-                           status_code=400)
-        if not note:
-            return _detail(request, ticket, signed, error="Bitte schreiben Sie eine kurze Notiz für die Abteilung.",
-                           status_code=400)
-        failed = _move(request, ticket, signed, Status.FORWARDED.value, note=f"an {target}: {note}")
-        if failed is not None:
-            return failed
-        # tickets.transition does not change the department, so the new owner is set right after,
-        # only while the ticket is still the forwarded one we just wrote.
-        kb = _knowledge(request)
-        recipient = town_config(_settings(request).knowledge_dir).routing.target_email(target, kb)
-        with session_scope(_db(request)) as session:
-            moved = session.execute(
-                update(Ticket)
-                .where(Ticket.id == ticket_id, Ticket.status == Status.FORWARDED.value)
-                .values(department_slug=target)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            current = session.get(Ticket, ticket_id)
-            if moved == 1 and recipient and current is not None:
-                # The event count keys the mail, so a second forward gets its own and a retry none.
-                count = session.execute(
-                    select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                ).scalar_one()
-                notifications.enqueue_department_mail(session, current, target, recipient, f"forwarded:{count}")
-        return _back(ticket_id)
-
-    @router.post("/tickets/{ticket_id}/close", name="console_ticket_close")
-    async def close(ticket_id: str, request: Request, signed: InboxUser) -> Response:
-        form = await check_csrf(request, signed)
-        ticket = _load(request, ticket_id, signed)
-        resolution = str(form.get("resolution") or "")
-        if resolution not in tickets.RESOLUTIONS:
-            return _detail(request, ticket, signed, error="Bitte wählen Sie aus, wie das Anliegen erledigt wurde.",
-                           status_code=400)
-        if ticket.mode == live.LIVE and ticket.status == Status.IN_CONVERSATION.value:
-            try:
-                await live.RasaControl(_settings(request)).hand_back(ticket.conversation_id, agent_label(signed))
-            except live.RasaUnavailable as err:
-                log.warning("console: hand-back on closing ticket %s failed: %s", ticket_id, err)
-                return _detail(request, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
-        return _move(request, ticket, signed, Status.CLOSED.value, note=_note(form), resolution=resolution) or _back(
-            ticket_id
-        )
-
-    return router
-
-
-def install(app: FastAPI) -> None:
-    app.include_router(_router())
+            log.warning("console: hand-back on closing ticket %s failed: %s", ticket_id, err)
+            return _detail(request, session, ticket, signed, error=RASA_DOWN_MESSAGE, status_code=503)
+    return _move(request, session, ticket, signed, Status.CLOSED.value, note=_note(form),
+                 resolution=resolution) or _back(ticket_id)

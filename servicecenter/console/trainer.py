@@ -15,18 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servicecenter.console.auth import ConsoleError, SignedIn, check_csrf, render, require_roles
-from servicecenter.settings import Settings
+from servicecenter.console.auth import ConsoleError, FormDep, SignedIn, csrf_protect, render, require_roles
+from servicecenter.dialogue import slug_for
+from servicecenter.settings import Settings, get_trainer_settings
+from servicecenter.trainer import activation, jobs, review, runner
 from servicecenter.trainer import inbox as nlu_inbox
 from servicecenter.trainer import intents as intent_admin
-from servicecenter.trainer import jobs, review
 from servicecenter.trainer import knowledge_editor as editor
-from servicecenter.trainer.config import trainer_settings
 from servicecenter.trainer.models import CONVERSATION_TAGS
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,8 @@ JOB_LABELS = {"queued": "wartet", "running": "Training läuft", "evaluating": "B
               "done": "fertig", "failed": "fehlgeschlagen"}
 DRAFT_LABELS = {"draft": "Entwurf", "approved": "freigegeben", "rejected": "abgelehnt", "superseded": "überholt"}
 
-TrainerUser = Annotated[SignedIn, Depends(require_roles(*TRAINER_ROLES))]
+trainer_user = require_roles(*TRAINER_ROLES)
+TrainerUser = Annotated[SignedIn, Depends(trainer_user)]
 
 
 def _settings(request: Request) -> Settings:
@@ -173,218 +173,228 @@ def _span_from(text: str, words: str) -> Optional[Tuple[int, int]]:
 # --------------------------------------------------------------------------- router
 
 
-def _router() -> APIRouter:
-    router = APIRouter(prefix="/console/trainer")
+# Plain functions: FastAPI runs them in its thread pool, so database work, redaction (spaCy),
+# file writes and waiting for Rasa to load a model never block the event loop.
+router = APIRouter(prefix="/console/trainer", dependencies=[Depends(trainer_user), Depends(csrf_protect)])
 
-    @router.get("", response_class=HTMLResponse, name="trainer_inbox")
-    async def inbox_page(request: Request, signed: TrainerUser) -> Response:
-        return _inbox_page(request, signed)
 
-    @router.get("/messages/{message_id}", response_class=HTMLResponse, name="trainer_message")
-    async def message_page(message_id: int, request: Request, signed: TrainerUser) -> Response:
-        return _message_page(request, signed, message_id)
+@router.get("", response_class=HTMLResponse, name="trainer_inbox")
+def inbox_page(request: Request, signed: TrainerUser) -> Response:
+    return _inbox_page(request, signed)
 
-    @router.post("/messages/{message_id}/decide", name="trainer_decide")
-    async def decide(message_id: int, request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        settings = _settings(request)
-        message = nlu_inbox.get_message(message_id, settings.db_url)
-        if message is None:
-            raise StarletteHTTPException(status_code=404)
-        decision = str(form.get("decision") or "")
-        intent = str(form.get("intent") or "").strip() or None
-        service = str(form.get("service") or "").strip() or None
-        try:
-            span = _span_from(message.text, str(form.get("service_words") or "")) if decision == "correct" else None
-            if decision == "correct" and intent and intent.startswith("svc_") and not service:
-                service = intent[4:].replace("_", "-")
-            result = nlu_inbox.decide(
-                message_id, decision, signed.account.username, intent=intent, service=service, span=span,
-                known_intents=known_intents(), known_services=known_services(settings), url=settings.db_url,
-            )
-        except nlu_inbox.DecisionError as err:
-            return _message_page(request, signed, message_id, error=err.message, status_code=err.status_code,
-                                 form=form)
-        if decision == "discard":
-            notice = "verworfen"
+
+@router.get("/messages/{message_id}", response_class=HTMLResponse, name="trainer_message")
+def message_page(message_id: int, request: Request, signed: TrainerUser) -> Response:
+    return _message_page(request, signed, message_id)
+
+
+@router.post("/messages/{message_id}/decide", name="trainer_decide")
+def decide(message_id: int, request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    settings = _settings(request)
+    message = nlu_inbox.get_message(message_id, settings.db_url)
+    if message is None:
+        raise StarletteHTTPException(status_code=404)
+    decision = str(form.get("decision") or "")
+    intent = str(form.get("intent") or "").strip() or None
+    service = str(form.get("service") or "").strip() or None
+    try:
+        span = _span_from(message.text, str(form.get("service_words") or "")) if decision == "correct" else None
+        if decision == "correct" and not service:
+            service = slug_for(intent)
+        result = nlu_inbox.decide(
+            message_id, decision, signed.account.username, intent=intent, service=service, span=span,
+            known_intents=known_intents(), known_services=known_services(settings), url=settings.db_url,
+        )
+    except nlu_inbox.DecisionError as err:
+        return _message_page(request, signed, message_id, error=err.message, status_code=err.status_code,
+                             form=form)
+    if decision == "discard":
+        notice = "verworfen"
+    else:
+        notice = "gespeichert" if result.written else "vorhanden"
+    return _back(f"/console/trainer/messages/{message_id}?erledigt={notice}")
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse, name="trainer_conversation")
+def conversation_page(conversation_id: str, request: Request, signed: TrainerUser) -> Response:
+    return _conversation_page(request, signed, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/tags", name="trainer_conversation_tag")
+def tag_conversation(conversation_id: str, request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    settings = _settings(request)
+    tag = str(form.get("tag") or "")
+    action = str(form.get("action") or "add")
+    try:
+        if action == "remove":
+            review.remove_tag(conversation_id, tag, url=settings.db_url)
         else:
-            notice = "gespeichert" if result.written else "vorhanden"
-        return _back(f"/console/trainer/messages/{message_id}?erledigt={notice}")
+            review.add_tag(conversation_id, tag, signed.account.username, str(form.get("note") or ""),
+                           url=settings.db_url)
+    except review.ReviewError as err:
+        return _conversation_page(request, signed, conversation_id, error=err.message,
+                                  status_code=err.status_code)
+    return _back(f"/console/trainer/conversations/{conversation_id}")
 
-    @router.get("/conversations/{conversation_id}", response_class=HTMLResponse, name="trainer_conversation")
-    async def conversation_page(conversation_id: str, request: Request, signed: TrainerUser) -> Response:
-        return _conversation_page(request, signed, conversation_id)
 
-    @router.post("/conversations/{conversation_id}/tags", name="trainer_conversation_tag")
-    async def tag_conversation(conversation_id: str, request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        settings = _settings(request)
-        tag = str(form.get("tag") or "")
-        action = str(form.get("action") or "add")
-        try:
-            if action == "remove":
-                review.remove_tag(conversation_id, tag, url=settings.db_url)
-            else:
-                review.add_tag(conversation_id, tag, signed.account.username, str(form.get("note") or ""),
-                               url=settings.db_url)
-        except review.ReviewError as err:
-            return _conversation_page(request, signed, conversation_id, error=err.message,
-                                      status_code=err.status_code)
-        return _back(f"/console/trainer/conversations/{conversation_id}")
+# ------------------------------------------------------------------ intents
 
-    # ------------------------------------------------------------------ intents
 
-    @router.get("/intents", response_class=HTMLResponse, name="trainer_intents")
-    async def intents_page(request: Request, signed: TrainerUser) -> Response:
-        notice = {"angelegt": "Das Anliegen wurde angelegt.", "umbenannt": "Das Anliegen wurde umbenannt."}.get(
-            str(request.query_params.get("erledigt") or ""))
-        return _intents_page(request, signed, notice=notice)
+@router.get("/intents", response_class=HTMLResponse, name="trainer_intents")
+def intents_page(request: Request, signed: TrainerUser) -> Response:
+    notice = {"angelegt": "Das Anliegen wurde angelegt.", "umbenannt": "Das Anliegen wurde umbenannt."}.get(
+        str(request.query_params.get("erledigt") or ""))
+    return _intents_page(request, signed, notice=notice)
 
-    @router.post("/intents", name="trainer_intent_add")
-    async def intent_add(request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        values = {k: str(form.get(k) or "") for k in ("name", "examples", "reaction")}
-        try:
-            result = await run_in_threadpool(
-                intent_admin.add_intent, values["name"].strip(), values["examples"], signed.account.username,
-                values["reaction"], url=_db(request))
-        except intent_admin.IntentError as err:
-            return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
-        query = {"erledigt": "angelegt"}
-        if result.redacted:
-            query["entfernt"] = str(result.redacted)
-        return _back(f"/console/trainer/intents?{urlencode(query)}")
 
-    @router.post("/intents/rename", name="trainer_intent_rename")
-    async def intent_rename(request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        values = {k: str(form.get(k) or "") for k in ("old", "new")}
-        try:
-            await run_in_threadpool(intent_admin.rename_intent, values["old"], values["new"].strip(),
-                                    signed.account.username, url=_db(request))
-        except intent_admin.IntentError as err:
-            return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
-        return _back("/console/trainer/intents?erledigt=umbenannt")
+@router.post("/intents", name="trainer_intent_add")
+def intent_add(request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    values = {k: str(form.get(k) or "") for k in ("name", "examples", "reaction")}
+    try:
+        result = intent_admin.add_intent(values["name"].strip(), values["examples"], signed.account.username,
+                                         values["reaction"], url=_db(request))
+    except intent_admin.IntentError as err:
+        return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
+    query = {"erledigt": "angelegt"}
+    if result.redacted:
+        query["entfernt"] = str(result.redacted)
+    return _back(f"/console/trainer/intents?{urlencode(query)}")
 
-    # ------------------------------------------------------------------ knowledge editor
 
-    @router.get("/knowledge", response_class=HTMLResponse, name="trainer_knowledge")
-    async def knowledge_page(request: Request, signed: TrainerUser) -> Response:
-        settings = _settings(request)
-        return render(request, "console/trainer_knowledge.html", {
-            **_common(signed),
-            "services": editor.list_services(settings),
-            "drafts": editor.history(settings, status="draft"),
-            "recent": editor.history(settings, limit=15),
-            "draft_labels": DRAFT_LABELS,
-        }, signed=signed)
+@router.post("/intents/rename", name="trainer_intent_rename")
+def intent_rename(request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    values = {k: str(form.get(k) or "") for k in ("old", "new")}
+    try:
+        intent_admin.rename_intent(values["old"], values["new"].strip(), signed.account.username, url=_db(request))
+    except intent_admin.IntentError as err:
+        return _intents_page(request, signed, error=err.message, status_code=err.status_code, form=values)
+    return _back("/console/trainer/intents?erledigt=umbenannt")
 
-    @router.get("/knowledge/{slug}", response_class=HTMLResponse, name="trainer_knowledge_edit")
-    async def knowledge_edit(slug: str, request: Request, signed: TrainerUser) -> Response:
-        return _edit_page(request, signed, slug)
 
-    @router.post("/knowledge/{slug}", name="trainer_knowledge_save")
-    async def knowledge_save(slug: str, request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        settings = _settings(request)
-        fields = {k: str(v) for k, v in form.items() if k in _editable_keys()}
-        try:
-            draft = editor.propose(settings, slug, fields, signed.account.username, str(form.get("note") or ""))
-        except editor.EditorError as err:
-            if err.status_code == 404:
-                raise StarletteHTTPException(status_code=404) from None
-            return _edit_page(request, signed, slug, error=err.message, problems=err.problems,
-                              values=fields, status_code=err.status_code)
-        return _back(f"/console/trainer/knowledge/drafts/{draft.id}")
+# ------------------------------------------------------------------ knowledge editor
 
-    @router.get("/knowledge/drafts/{draft_id}", response_class=HTMLResponse, name="trainer_draft")
-    async def draft_page(draft_id: int, request: Request, signed: TrainerUser) -> Response:
-        return _draft_page(request, signed, draft_id)
 
-    @router.post("/knowledge/drafts/{draft_id}/approve", name="trainer_draft_approve")
-    async def draft_approve(draft_id: int, request: Request, signed: TrainerUser) -> Response:
-        await check_csrf(request, signed)
-        _supervisor_only(signed, "Änderungen am Wissen gibt nur die Teamleitung frei.")
-        settings = _settings(request)
-        try:
-            await run_in_threadpool(editor.approve, settings, draft_id, signed.account.username,
-                                    signed.account.username)
-        except editor.EditorError as err:
-            if err.status_code == 404:
-                raise StarletteHTTPException(status_code=404) from None
-            return _draft_page(request, signed, draft_id, error=err.message, problems=err.problems,
-                               status_code=err.status_code)
-        return _back(f"/console/trainer/knowledge/drafts/{draft_id}")
+@router.get("/knowledge", response_class=HTMLResponse, name="trainer_knowledge")
+def knowledge_page(request: Request, signed: TrainerUser) -> Response:
+    settings = _settings(request)
+    return render(request, "console/trainer_knowledge.html", {
+        **_common(signed),
+        "services": editor.list_services(settings),
+        "drafts": editor.history(settings, status="draft"),
+        "recent": editor.history(settings, limit=15),
+        "draft_labels": DRAFT_LABELS,
+    }, signed=signed)
 
-    @router.post("/knowledge/drafts/{draft_id}/reject", name="trainer_draft_reject")
-    async def draft_reject(draft_id: int, request: Request, signed: TrainerUser) -> Response:
-        await check_csrf(request, signed)
-        _supervisor_only(signed, "Entwürfe lehnt nur die Teamleitung ab.")
-        try:
-            editor.reject(_settings(request), draft_id, signed.account.username)
-        except editor.EditorError as err:
-            if err.status_code == 404:
-                raise StarletteHTTPException(status_code=404) from None
-            return _draft_page(request, signed, draft_id, error=err.message, status_code=err.status_code)
-        return _back(f"/console/trainer/knowledge/drafts/{draft_id}")
 
-    # ------------------------------------------------------------------ models
+@router.get("/knowledge/{slug}", response_class=HTMLResponse, name="trainer_knowledge_edit")
+def knowledge_edit(slug: str, request: Request, signed: TrainerUser) -> Response:
+    return _edit_page(request, signed, slug)
 
-    @router.get("/models", response_class=HTMLResponse, name="trainer_models")
-    async def models_page(request: Request, signed: TrainerUser) -> Response:
-        return _models_page(request, signed)
 
-    @router.post("/models/train", name="trainer_train")
-    async def train(request: Request, signed: TrainerUser) -> Response:
-        await check_csrf(request, signed)
-        settings = _settings(request)
-        try:
-            job = jobs.start_job(settings, signed.account.username)
-        except jobs.JobError as err:
-            return _models_page(request, signed, error=err.message, status_code=err.status_code)
-        return _back(f"/console/trainer/models/jobs/{job.id}")
+@router.post("/knowledge/{slug}", name="trainer_knowledge_save")
+def knowledge_save(slug: str, request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    settings = _settings(request)
+    fields = {k: str(v) for k, v in form.items() if k in _editable_keys()}
+    try:
+        draft = editor.propose(settings, slug, fields, signed.account.username, str(form.get("note") or ""))
+    except editor.EditorError as err:
+        if err.status_code == 404:
+            raise StarletteHTTPException(status_code=404) from None
+        return _edit_page(request, signed, slug, error=err.message, problems=err.problems,
+                          values=fields, status_code=err.status_code)
+    return _back(f"/console/trainer/knowledge/drafts/{draft.id}")
 
-    @router.get("/models/jobs/{job_id}", response_class=HTMLResponse, name="trainer_job")
-    async def job_page(job_id: str, request: Request, signed: TrainerUser) -> Response:
-        return _job_page(request, signed, job_id)
 
-    @router.get("/models/jobs/{job_id}/status", name="trainer_job_status")
-    async def job_status(job_id: str, request: Request, signed: TrainerUser) -> Response:
-        job = _job(request, job_id)
-        return JSONResponse(jobs.status_payload(job), headers=dict(NO_STORE))
+@router.get("/knowledge/drafts/{draft_id}", response_class=HTMLResponse, name="trainer_draft")
+def draft_page(draft_id: int, request: Request, signed: TrainerUser) -> Response:
+    return _draft_page(request, signed, draft_id)
 
-    @router.get("/models/jobs/{job_id}/log", name="trainer_job_log")
-    async def job_log(job_id: str, request: Request, signed: TrainerUser) -> Response:
-        job = _job(request, job_id)
-        path = Path(job.log_path or "")
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-        # The last part of Rasa's training log (it holds no conversation data).
-        tail = "\n".join(text.replace("\r", "\n").splitlines()[-400:])
-        return PlainTextResponse(tail or "(noch kein Protokoll)", headers=dict(NO_STORE))
 
-    @router.post("/models/jobs/{job_id}/activate", name="trainer_activate")
-    async def activate(job_id: str, request: Request, signed: TrainerUser) -> Response:
-        form = await check_csrf(request, signed)
-        settings = _settings(request)
-        _job(request, job_id)
-        try:
-            # Rasa loads the model while this waits: off the event loop, the console stays responsive.
-            await run_in_threadpool(jobs.activate, settings, job_id, signed.account.username,
-                                    signed.account.role, override_reason=str(form.get("reason") or ""))
-        except jobs.JobError as err:
-            return _job_page(request, signed, job_id, error=err.message, status_code=err.status_code)
-        return _back("/console/trainer/models?aktiviert=1")
+@router.post("/knowledge/drafts/{draft_id}/approve", name="trainer_draft_approve")
+def draft_approve(draft_id: int, request: Request, signed: TrainerUser) -> Response:
+    _supervisor_only(signed, "Änderungen am Wissen gibt nur die Teamleitung frei.")
+    settings = _settings(request)
+    try:
+        editor.approve(settings, draft_id, signed.account.username, signed.account.username)
+    except editor.EditorError as err:
+        if err.status_code == 404:
+            raise StarletteHTTPException(status_code=404) from None
+        return _draft_page(request, signed, draft_id, error=err.message, problems=err.problems,
+                           status_code=err.status_code)
+    return _back(f"/console/trainer/knowledge/drafts/{draft_id}")
 
-    @router.post("/models/rollback", name="trainer_rollback")
-    async def rollback(request: Request, signed: TrainerUser) -> Response:
-        await check_csrf(request, signed)
-        try:
-            await run_in_threadpool(jobs.rollback, _settings(request), signed.account.username)
-        except jobs.JobError as err:
-            return _models_page(request, signed, error=err.message, status_code=err.status_code)
-        return _back("/console/trainer/models?zurueck=1")
 
-    return router
+@router.post("/knowledge/drafts/{draft_id}/reject", name="trainer_draft_reject")
+def draft_reject(draft_id: int, request: Request, signed: TrainerUser) -> Response:
+    _supervisor_only(signed, "Entwürfe lehnt nur die Teamleitung ab.")
+    try:
+        editor.reject(_settings(request), draft_id, signed.account.username)
+    except editor.EditorError as err:
+        if err.status_code == 404:
+            raise StarletteHTTPException(status_code=404) from None
+        return _draft_page(request, signed, draft_id, error=err.message, status_code=err.status_code)
+    return _back(f"/console/trainer/knowledge/drafts/{draft_id}")
+
+
+# ------------------------------------------------------------------ models
+
+
+@router.get("/models", response_class=HTMLResponse, name="trainer_models")
+def models_page(request: Request, signed: TrainerUser) -> Response:
+    return _models_page(request, signed)
+
+
+@router.post("/models/train", name="trainer_train")
+def train(request: Request, signed: TrainerUser) -> Response:
+    settings = _settings(request)
+    try:
+        job = runner.start_job(settings, signed.account.username)
+    except jobs.JobError as err:
+        return _models_page(request, signed, error=err.message, status_code=err.status_code)
+    return _back(f"/console/trainer/models/jobs/{job.id}")
+
+
+@router.get("/models/jobs/{job_id}", response_class=HTMLResponse, name="trainer_job")
+def job_page(job_id: str, request: Request, signed: TrainerUser) -> Response:
+    return _job_page(request, signed, job_id)
+
+
+@router.get("/models/jobs/{job_id}/status", name="trainer_job_status")
+def job_status(job_id: str, request: Request, signed: TrainerUser) -> Response:
+    job = _job(request, job_id)
+    return JSONResponse(jobs.status_payload(job), headers=dict(NO_STORE))
+
+
+@router.get("/models/jobs/{job_id}/log", name="trainer_job_log")
+def job_log(job_id: str, request: Request, signed: TrainerUser) -> Response:
+    job = _job(request, job_id)
+    path = Path(job.log_path or "")
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    # The last part of Rasa's training log (it holds no conversation data).
+    tail = "\n".join(text.replace("\r", "\n").splitlines()[-400:])
+    return PlainTextResponse(tail or "(noch kein Protokoll)", headers=dict(NO_STORE))
+
+
+@router.post("/models/jobs/{job_id}/activate", name="trainer_activate")
+def activate(job_id: str, request: Request, signed: TrainerUser, form: FormDep) -> Response:
+    settings = _settings(request)
+    _job(request, job_id)
+    try:
+        # Rasa loads the model while this waits (in the thread pool, the console stays responsive).
+        activation.activate(settings, job_id, signed.account.username, signed.account.role,
+                            override_reason=str(form.get("reason") or ""))
+    except jobs.JobError as err:
+        return _job_page(request, signed, job_id, error=err.message, status_code=err.status_code)
+    return _back("/console/trainer/models?aktiviert=1")
+
+
+@router.post("/models/rollback", name="trainer_rollback")
+def rollback(request: Request, signed: TrainerUser) -> Response:
+    try:
+        activation.rollback(_settings(request), signed.account.username)
+    except jobs.JobError as err:
+        return _models_page(request, signed, error=err.message, status_code=err.status_code)
+    return _back("/console/trainer/models?zurueck=1")
 
 
 def _intents_page(request: Request, signed: SignedIn, error: Optional[str] = None, notice: Optional[str] = None,
@@ -464,17 +474,17 @@ def _job(request: Request, job_id: str) -> Any:
 def _models_page(request: Request, signed: SignedIn, error: Optional[str] = None, status_code: int = 200) -> Response:
     settings = _settings(request)
     active = jobs.active_model(settings)
-    last = jobs.last_activation(settings.db_url)
+    last = activation.last_activation(settings.db_url)
     return render(request, "console/trainer_models.html", {
         **_common(signed),
         "jobs": jobs.list_jobs(settings.db_url),
         "running": jobs.running_job(settings.db_url),
         "active_present": active.exists(),
         "active_time": dt.datetime.fromtimestamp(active.stat().st_mtime, dt.timezone.utc) if active.exists() else None,
-        "activations": jobs.activations(settings.db_url),
+        "activations": activation.activations(settings.db_url),
         "can_rollback": bool(last and last.previous_path),
         "job_labels": JOB_LABELS,
-        "gate_margin": trainer_settings().gate_margin,
+        "gate_margin": get_trainer_settings().gate_margin,
         "activated": request.query_params.get("aktiviert") == "1",
         "rolled_back": request.query_params.get("zurueck") == "1",
         "error": error,
@@ -513,8 +523,4 @@ def _conversation_page(request: Request, signed: SignedIn, conversation_id: str,
     }, status_code=status_code, signed=signed)
 
 
-def install(app: FastAPI) -> None:
-    app.include_router(_router())
-
-
-__all__ = ["TRAINER_ROLES", "install", "known_intents", "known_services"]
+__all__ = ["TRAINER_ROLES", "known_intents", "known_services", "router"]

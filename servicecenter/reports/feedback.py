@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from servicecenter.db import get_engine, session_scope
+from servicecenter.db import use_session
 from servicecenter.input_guard import valid_session_id
 from servicecenter.rasa_tables import RASA_EVENTS, has_events_table
 from servicecenter.reports.models import RATINGS, Feedback
@@ -81,18 +82,19 @@ def check_feedback(conversation_id: Any, rating: Any, comment: Any = None, chann
 
 def record_feedback(conversation_id: Any, rating: Any, comment: Any = None, channel: Any = "chat",
                     url: Optional[str] = None, now: Optional[dt.datetime] = None,
-                    max_comment: int = MAX_COMMENT) -> Feedback:
-    """Store a rating of a conversation the tracker store knows; nothing is stored on bad input."""
+                    max_comment: int = MAX_COMMENT, session: Optional[Session] = None) -> Feedback:
+    """Store a rating of a conversation the tracker store knows; nothing is stored on bad input.
+
+    With ``session`` the row is written in the caller's transaction."""
     checked = check_feedback(conversation_id, rating, comment, channel, max_comment)
-    engine = get_engine(url)
-    with engine.connect() as conn:
+    with use_session(session, url) as work:
+        conn = work.connection()
         known = has_events_table(conn) and conn.execute(
             select(RASA_EVENTS.c.id).where(RASA_EVENTS.c.sender_id == checked.conversation_id).limit(1)
         ).first() is not None
-    if not known:
-        raise FeedbackRejected("unknown_conversation")
-    with session_scope(url) as session:
-        count = session.execute(
+        if not known:
+            raise FeedbackRejected("unknown_conversation")
+        count = work.execute(
             select(func.count()).select_from(Feedback).where(Feedback.conversation_id == checked.conversation_id)
         ).scalar_one()
         if count >= MAX_PER_CONVERSATION:
@@ -105,7 +107,7 @@ def record_feedback(conversation_id: Any, rating: Any, comment: Any = None, chan
             channel=checked.channel,
             created_at=now or dt.datetime.now(dt.timezone.utc),
         )
-        session.add(row)
+        work.add(row)
     log.info("feedback %s stored: rating=%s channel=%s comment=%s", row.id, row.rating, row.channel,
              "yes" if row.comment else "no")
     return row
