@@ -108,6 +108,7 @@ def test_without_a_model_voice_is_disabled_with_one_line_naming_the_command(tmp_
     assert len(lines) == 1 and "assistant models download" in lines[0] and "Voice disabled" in lines[0]
 
 
+@pytest.mark.speech
 def test_if_missing_keeps_a_model_that_is_there_without_downloading(tmp_path):
     from benchmarks.sip_harness import korean_model_path
 

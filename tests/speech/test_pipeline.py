@@ -17,6 +17,8 @@ from speech.stream import AudioInput
 from speech.tts import Synthesizer, TtsSettings
 from tests.speech.conftest import silence
 
+pytestmark = pytest.mark.speech
+
 ANSWER = "Der Personalausweis kostet siebenunddreißig Euro. Sie bekommen ihn im Bürgerbüro."
 
 

@@ -17,6 +17,8 @@ from speech.stream import AudioInput
 from speech.stt import VoskEngine, VoskSession, load_model
 from tests.speech.conftest import silence
 
+pytestmark = pytest.mark.speech
+
 
 def run(coro):
     return asyncio.run(coro)

@@ -10,6 +10,8 @@ from speech.audio import level
 from speech.error import TextToSpeechError
 from speech.tts import Synthesizer, TtsSettings, split_sentences
 
+pytestmark = pytest.mark.speech
+
 
 def test_answers_are_split_into_sentences_for_streaming():
     text = "Der Personalausweis kostet siebenunddreißig Euro. Bringen Sie ein Foto mit! Noch Fragen?"

@@ -15,6 +15,7 @@ from tests.speech.conftest import silence
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
+    pytest.mark.speech,
     pytest.mark.e2e,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is not installed"),
 ]

@@ -12,6 +12,8 @@ from benchmarks.sip_harness import free_udp_port as free_port
 from servicecenter.voice.browser import BrowserVoice
 from servicecenter.voice.call import VoiceServices
 
+pytestmark = pytest.mark.speech
+
 ORIGIN = "http://localhost:8000"
 
 

@@ -19,7 +19,7 @@ from servicecenter.voice.health import sip_options_ok
 from speech.audio import ulaw_encode
 from tests.conftest import core_hours
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
 
 def knowledge_copy(folder: Path, staffed: bool):

@@ -9,7 +9,7 @@ import pytest
 from benchmarks.sip_harness import korean_model_path, running_gateway, sipp, stack_env
 from tests.conftest import core_hours
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.speech]
 
 
 def test_dtmf_zero_transfers_the_call_with_refer_to_the_agent_queue(stack, tmp_path):

@@ -9,6 +9,8 @@ from servicecenter.settings import Settings, get_voice_settings
 from servicecenter.stack import StackError
 from servicecenter.voice.health import sip_options_ok
 
+pytestmark = pytest.mark.speech
+
 
 @pytest.fixture(autouse=True)
 def fresh_voice_settings():

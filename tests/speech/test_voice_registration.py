@@ -166,6 +166,7 @@ def registrar_env(port: int, password: str) -> Dict[str, str]:
 
 
 @pytest.mark.integration
+@pytest.mark.speech
 def test_registers_with_digest_auth_refreshes_answers_the_pbx_call_and_unregisters(tmp_path):
     with rtp_sink() as sink, sipp_registrar(tmp_path, "4711", PASSWORD,
                                             {"rtp_port": str(sink.port), "payload": "8", "codec": "PCMA"}) as pbx:
@@ -190,6 +191,7 @@ def test_registers_with_digest_auth_refreshes_answers_the_pbx_call_and_unregiste
 
 
 @pytest.mark.integration
+@pytest.mark.speech
 def test_wrong_password_is_refused_logged_with_a_hint_and_direct_calls_still_work(tmp_path):
     with sipp_registrar(tmp_path, "4711", PASSWORD, {"rtp_port": "9", "payload": "8", "codec": "PCMA"}) as pbx:
         with running_gateway(tmp_path, korean_model_path(), **registrar_env(pbx.port, "Falsches-Passwort")) as gw:
