@@ -129,12 +129,16 @@ def child_env(settings: Settings, voice: Optional[VoiceSettings] = None, **extra
     return child_environment(settings, voice=voice, extra=extra)
 
 
-def spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path) -> Process:
-    """Start ``cmd`` in the project directory, its output appended to ``log_dir/<name>.log``."""
+def spawn(name: str, cmd: List[str], env: Dict[str, str], log_dir: Path, new_session: bool = False) -> Process:
+    """Start ``cmd`` in the project directory, its output appended to ``log_dir/<name>.log``.
+
+    ``new_session``: the child leaves this process's session (a Ctrl-C or a restart of this
+    process does not stop it; used for training runs)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     handle = open(log_path, "ab")
-    popen = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    popen = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                             start_new_session=new_session)
     return Process(name, popen, log_path)
 
 
