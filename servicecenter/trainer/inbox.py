@@ -49,9 +49,9 @@ _WORDS = re.compile(r"\[[A-Z\-]+\]|[a-z0-9]+")
 
 def low_confidence() -> float:
     """Below this confidence a message counts as unsure (ASSISTANT_TRAINER_LOW_CONFIDENCE)."""
-    from servicecenter.trainer.config import trainer_settings
+    from servicecenter.settings import get_trainer_settings
 
-    return trainer_settings().low_confidence
+    return get_trainer_settings().low_confidence
 
 
 def group_key(text: str) -> str:
@@ -420,9 +420,9 @@ def facets(intents: Iterable[str], services: Iterable[str]) -> Dict[str, List[st
 
 def _nlu_dir() -> Path:
     """Where accepted examples go: ASSISTANT_TRAINER_DATA_DIR/nlu if set, else bot/data/nlu."""
-    from servicecenter.trainer.config import trainer_settings
+    from servicecenter.settings import get_trainer_settings
 
-    configured = trainer_settings().data_dir
+    configured = get_trainer_settings().data_dir
     return configured / "nlu" if configured else nlu_writer.NLU_DIR
 
 
