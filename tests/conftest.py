@@ -4,8 +4,9 @@ the running stack (action server, Rasa, console) started once per test session.
 Markers (registered in pyproject.toml): ``e2e`` browser tests, ``integration`` tests that need
 running processes or servers, ``model`` the trained Rasa model, ``stack`` the project's
 processes, ``speech`` Vosk or speech synthesis. Tests get ``model``, ``stack``, ``speech`` and
-``e2e`` automatically from the fixtures they use (``FIXTURE_MARKERS``); modules that need them
-otherwise mark themselves. ``make test-fast`` leaves all of them out.
+``e2e`` automatically from the fixtures they use (``FIXTURE_MARKERS``), ``integration`` and
+``e2e`` from their folder (``FOLDER_MARKERS``); modules that need them otherwise mark
+themselves. ``make test-fast`` leaves all of them out.
 
 With ``CI=true`` a skipped test fails: CI installs everything, so a skip there means that a
 browser, database or SIP test silently did not run.
@@ -59,16 +60,27 @@ def running_under_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+# Every test in these folders gets the marker.
+FOLDER_MARKERS = {"integration": "integration", "e2e": "e2e"}
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
     # tryfirst: the markers must be there before `-m` deselects.
+    tests_dir = Path(__file__).parent
     for item in items:
         present = {mark.name for mark in item.iter_markers()}
-        for fixture in getattr(item, "fixturenames", ()):
-            for name in FIXTURE_MARKERS.get(fixture, ()):
-                if name not in present:
-                    item.add_marker(name)
-                    present.add(name)
+        wanted = [name for fixture in getattr(item, "fixturenames", ()) for name in FIXTURE_MARKERS.get(fixture, ())]
+        try:
+            folder = Path(str(item.fspath)).relative_to(tests_dir).parts[0]
+        except ValueError:
+            folder = ""
+        if folder in FOLDER_MARKERS:
+            wanted.append(FOLDER_MARKERS[folder])
+        for name in wanted:
+            if name not in present:
+                item.add_marker(name)
+                present.add(name)
 
 
 def _skip_reason(longrepr) -> str:  # type: ignore[no-untyped-def]

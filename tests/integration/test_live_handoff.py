@@ -16,6 +16,7 @@ import pytest
 import socketio
 from sqlalchemy import select
 
+from bot.actions import messages
 from servicecenter import accounts
 from servicecenter.console.calls import telephony_token
 from servicecenter.db import session_scope
@@ -166,7 +167,8 @@ def test_outside_core_hours_the_citizen_gets_a_callback_offer_and_a_ticket(stack
     with core_hours(stack.knowledge_dir, staffed=False):
         reply = citizen.say("Ich will mit einem Mitarbeiter sprechen")
     text = texts(reply)
-    assert "nicht besetzt" in text and "Rückruf anfordern" in text
+    assert messages.servicecenter_closed(None).rstrip(". ") in text
+    assert messages.CALLBACK_OFFER.strip() in text and "Rückruf anfordern" in text
     ticket = ticket_of(session_db, citizen.session_id)
     assert (ticket.mode, ticket.department_slug) == ("ticket", "zentrale")
     assert ticket.due_at is not None

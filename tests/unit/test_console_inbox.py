@@ -15,6 +15,7 @@ from servicecenter import accounts
 from servicecenter.console.app import create_app
 from servicecenter.db import session_scope
 from servicecenter.handoff import tickets
+from servicecenter.handoff.summary import REASON_LABELS
 from servicecenter.models import Ticket
 from servicecenter.settings import Settings
 
@@ -110,7 +111,7 @@ def test_agent_sees_open_tickets_of_all_departments_longest_waiting_first(agent:
     assert page.index(older.id) < page.index(newer.id)
     assert "Anliegen: Friedhof und Grabstellen (friedhof)" in page
     assert f"Offene Frage: „{older.summary['open_question']}“" in page
-    assert "Grund: Wunsch nach einem Menschen" in page
+    assert f"Grund: {REASON_LABELS['human']}" in page
     assert "Zuständig: Friedhofsverwaltung (friedhof)" in page
     assert "Kanal: Chat" in page
     assert "wartet seit 1 Std. 35 Min." in page
