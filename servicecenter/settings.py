@@ -19,9 +19,10 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, Type, TypeVar, Union
 
 from pydantic import (
+    BaseModel,
     BaseSettings,
     Field,
     SecretStr,
@@ -343,11 +344,15 @@ def env_names(section: Type[BaseSettings]) -> List[str]:
     return [env_name(section, name) for name in section.__fields__]
 
 
-def _unit(name: str) -> str:
-    for suffix, unit in (("_seconds", " seconds"), ("_ms", " milliseconds"), ("_minutes", " minutes")):
-        if name.endswith(suffix):
-            return unit
-    return ""
+_UNITS = (("_seconds", "seconds"), ("_ms", "milliseconds"), ("_minutes", "minutes"), ("_hours", "hours"),
+          ("_days", "days"))
+
+
+def _unit(field: ModelField) -> str:
+    unit = field.field_info.extra.get("unit")
+    if unit is None:
+        unit = next((word for suffix, word in _UNITS if field.name.endswith(suffix)), "")
+    return f" {unit}" if unit else ""
 
 
 def _limits(field: ModelField) -> str:
@@ -355,7 +360,7 @@ def _limits(field: ModelField) -> str:
     kind = field.type_
     low, high = getattr(kind, "ge", None), getattr(kind, "le", None)
     above, below = getattr(kind, "gt", None), getattr(kind, "lt", None)
-    unit = _unit(field.name)
+    unit = _unit(field)
     if low is not None and high is not None:
         return f"must be between {low} and {high}{unit}"
     parts = []
@@ -372,18 +377,36 @@ def _limits(field: ModelField) -> str:
     return "must be " + " and ".join(parts) + unit if parts else "must be a number"
 
 
+def _field_at(model: Type[BaseModel], loc: Sequence[Union[int, str]]) -> Optional[ModelField]:
+    """The field an error location points to, through nested models (dict keys skipped)."""
+    field: Optional[ModelField] = None
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "__fields__", None)
+        if fields is None:
+            continue  # a key of a mapping or an index of a list
+        field = fields.get(str(part))
+        if field is None:
+            return None
+        current = field.type_
+    return field
+
+
+def error_message(model: Type[BaseModel], error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error: a validator's own text, else what the field's
+    declared limits or ``hint`` say it must be, else pydantic's text."""
+    message = str(error["msg"])
+    field = _field_at(model, error["loc"])
+    if field is None or error["type"] == "value_error":  # a validator's message is already specific
+        return message
+    hint = field.field_info.extra.get("hint")
+    if error["type"].startswith("value_error.number"):
+        return _limits(field) + (f" ({hint})" if hint else "")
+    return f"must be {hint}" if hint else message
+
+
 def _problem(section: Type[BaseSettings], error: dict) -> str:
-    name = str(error["loc"][0])
-    variable = env_name(section, name)
-    field = section.__fields__.get(name)
-    message = error["msg"]
-    if field is not None and error["type"] != "value_error":  # a declared constraint, not a validator
-        hint = field.field_info.extra.get("hint")
-        if error["type"].startswith("value_error.number"):
-            message = _limits(field) + (f" ({hint})" if hint else "")
-        elif hint:
-            message = f"must be {hint}"
-    return f"{variable}: {message}"
+    return f"{env_name(section, str(error['loc'][0]))}: {error_message(section, error)}"
 
 
 def _renamed(section: Type[BaseSettings]) -> List[str]:

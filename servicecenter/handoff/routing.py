@@ -6,16 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Literal, Optional, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Extra, ValidationError, validator
+from pydantic import BaseModel, Extra, Field, ValidationError, confloat, conint, validator
 
 from servicecenter.dialogue import DEFAULT_HANDOFF_TARGET
 from servicecenter.handoff.service_hours import ServiceCalendar
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, Problem
 from servicecenter.knowledge.schema import check_weekly
+from servicecenter.settings import error_message
 
 FILE = "routing.yml"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -34,13 +35,7 @@ class HolidayRegion(_Strict):
 
 
 class ServicePromise(_Strict):
-    reply_within_service_hours: float
-
-    @validator("reply_within_service_hours")
-    def _positive(cls, value: float) -> float:  # noqa: N805
-        if value <= 0:
-            raise ValueError("must be a positive number of service hours")
-        return value
+    reply_within_service_hours: confloat(gt=0) = Field(..., unit="service hours")  # type: ignore[valid-type]
 
 
 class Target(_Strict):
@@ -75,22 +70,16 @@ class Telephony(_Strict):
 
 class LiveQueue(_Strict):
     # Estimate per citizen waiting ahead, used until enough takeovers were measured today.
-    minutes_per_waiting_contact: float = 3.0
+    minutes_per_waiting_contact: confloat(gt=0) = Field(3.0, unit="minutes")  # type: ignore[valid-type]
     # Waiting times of this many recent takeovers replace the estimate.
-    measured_takeovers: int = 10
-
-    @validator("minutes_per_waiting_contact")
-    def _positive(cls, value: float) -> float:  # noqa: N805
-        if value <= 0:
-            raise ValueError("must be a positive number of minutes")
-        return value
+    measured_takeovers: conint(ge=0) = 10  # type: ignore[valid-type]  # 0: always the estimate
 
 
 class RoutingConfig(_Strict):
     timezone: str
     holidays: HolidayRegion
     core_hours: Dict[str, List[str]]
-    takeover_stage: int
+    takeover_stage: Literal[1, 2, 3] = Field(..., hint="1, 2 or 3")
     stages: Dict[int, Union[str, List[str]]]
     service_promise: ServicePromise
     targets: Dict[str, Target]
@@ -111,12 +100,6 @@ class RoutingConfig(_Strict):
     def _some_hours(cls, value: Dict[str, List[str]]) -> Dict[str, List[str]]:  # noqa: N805
         if not any(value.values()):
             raise ValueError("at least one weekday needs core hours (due times are counted in them)")
-        return value
-
-    @validator("takeover_stage")
-    def _stage(cls, value: int) -> int:  # noqa: N805
-        if value not in (1, 2, 3):
-            raise ValueError("must be 1, 2 or 3")
         return value
 
     @property
@@ -180,7 +163,8 @@ def load_routing(directory: Path, kb: KnowledgeBase) -> RoutingConfig:
         raise KnowledgeError([Problem(FILE, "-", "-", f"not valid YAML: {err}")]) from err
     except ValidationError as err:
         raise KnowledgeError([
-            Problem(FILE, "routing", ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()
+            Problem(FILE, "routing", ".".join(str(p) for p in e["loc"]), error_message(RoutingConfig, e))
+            for e in err.errors()
         ]) from err
     problems: List[Problem] = []
     for slug in config.targets:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import yaml
-from pydantic import BaseModel, Extra, ValidationError, validator
+from pydantic import BaseModel, Extra, ValidationError, conint, validator
 
 from servicecenter.handoff.routing import RoutingConfig, load_routing
 from servicecenter.knowledge.loader import KnowledgeBase, KnowledgeError, Problem
+from servicecenter.settings import error_message
 
 FILE = "quality.yml"
 # The line items the report can compute a quantity for, in report order.
@@ -38,19 +39,13 @@ def _share(value: Optional[float]) -> Optional[float]:
 class Targets(_Strict):
     first_contact_resolution: Optional[float]
     takeover_share: Optional[float]
-    takeover_within_seconds: int
+    takeover_within_seconds: conint(ge=1, le=3600)  # type: ignore[valid-type]
     reply_in_time_share: Optional[float] = None
     satisfaction: Optional[float] = None
 
     _shares = validator(
         "first_contact_resolution", "takeover_share", "reply_in_time_share", "satisfaction", allow_reuse=True
     )(_share)
-
-    @validator("takeover_within_seconds")
-    def _seconds(cls, value: int) -> int:  # noqa: N805
-        if not 1 <= value <= 3600:
-            raise ValueError("must be between 1 and 3600 seconds")
-        return value
 
 
 class ServiceSpectrum(_Strict):
@@ -109,23 +104,11 @@ class Reimbursement(_Strict):
 
 class QualityConfig(_Strict):
     targets: Targets
-    repeat_contact_days: int
+    repeat_contact_days: conint(ge=1, le=90)  # type: ignore[valid-type]
     service_spectrum: ServiceSpectrum
-    retention_days: int
+    retention_days: conint(ge=1, le=3650)  # type: ignore[valid-type]
     feedback: FeedbackConfig = FeedbackConfig()
     reimbursement: Reimbursement
-
-    @validator("repeat_contact_days")
-    def _window(cls, value: int) -> int:  # noqa: N805
-        if not 1 <= value <= 90:
-            raise ValueError("must be between 1 and 90 days")
-        return value
-
-    @validator("retention_days")
-    def _retention(cls, value: int) -> int:  # noqa: N805
-        if not 1 <= value <= 3650:
-            raise ValueError("must be between 1 and 3650 days")
-        return value
 
 
 class QualityHandbook:
@@ -176,7 +159,8 @@ def load_quality(directory: Path, kb: KnowledgeBase, routing: Optional[RoutingCo
         raise KnowledgeError([Problem(FILE, "quality", "-", f"not valid YAML: {err}")]) from err
     except ValidationError as err:
         raise KnowledgeError([
-            Problem(FILE, "quality", ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()
+            Problem(FILE, "quality", ".".join(str(p) for p in e["loc"]), error_message(QualityConfig, e))
+            for e in err.errors()
         ]) from err
     routing = routing or load_routing(directory, kb)
     problems = [
