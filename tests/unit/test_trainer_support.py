@@ -23,19 +23,47 @@ _clock = itertools.count()
 
 
 def scratch_db(folder: Path) -> str:
-    """A migrated SQLite database with the knowledge base and Rasa's (empty) events table."""
-    from servicecenter.db import get_engine, session_scope
-    from servicecenter.knowledge.loader import load_knowledge
-    from servicecenter.knowledge.store import import_knowledge
-    from servicecenter.rasa_tables import create_events_table
-    from servicecenter.training import upgrade_database
+    """A migrated SQLite database with the knowledge base and Rasa's (empty) events table: a copy
+    of one built once per test process (migrating and importing take seconds)."""
+    target = folder / "trainer.db"
+    shutil.copyfile(_scratch_template(), target)
+    return f"sqlite:///{target}"
 
-    url = f"sqlite:///{folder / 'trainer.db'}"
-    upgrade_database(url)
-    with session_scope(url) as session:
-        import_knowledge(session, load_knowledge(PROJECT_ROOT / "knowledge" / "geldern"))
-    create_events_table(get_engine(url))
-    return url
+
+_template: Optional[Path] = None
+
+
+def _scratch_template() -> Path:
+    global _template
+    if _template is None:
+        import atexit
+        import sqlite3
+        import tempfile
+
+        from servicecenter.db import get_engine, session_scope
+        from servicecenter.knowledge.loader import load_knowledge
+        from servicecenter.knowledge.store import import_knowledge
+        from servicecenter.rasa_tables import create_events_table
+        from servicecenter.training import upgrade_database
+
+        folder = Path(tempfile.mkdtemp(prefix="scratch-db-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "template.db"
+        url = f"sqlite:///{path}"
+        upgrade_database(url)
+        with session_scope(url) as session:
+            import_knowledge(session, load_knowledge(PROJECT_ROOT / "knowledge" / "geldern"))
+        create_events_table(get_engine(url))
+        get_engine(url).dispose()
+        # One self-contained file to copy: the write-ahead log folded in and switched off.
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            conn.close()
+        _template = path
+    return _template
 
 
 def knowledge_copy(folder: Path) -> Path:
