@@ -23,7 +23,7 @@ from servicecenter.reports.feedback import record_feedback
 from servicecenter.reports.models import MonthlyAggregate
 from servicecenter.reports.retention import erase_conversation, purge, remaining_rows
 from servicecenter.reports.sample_data import BERLIN, Writer
-from servicecenter.training import upgrade_database
+from tests.conftest import migrated_sqlite
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"
 
@@ -35,8 +35,7 @@ def handbook(knowledge):
 
 @pytest.fixture()
 def db(tmp_path):
-    url = f"sqlite:///{tmp_path / 'retention.db'}"
-    upgrade_database(url)
+    url = migrated_sqlite(tmp_path / "retention.db")
     # A table another module might add later: found by its conversation_id column, with a
     # child table that only points at it.
     extra = MetaData()

@@ -17,7 +17,7 @@ from servicecenter.reports.drilldown import drill_down
 from servicecenter.reports.figures import compute_figures
 from servicecenter.reports.period import Period
 from servicecenter.reports.sample_data import BERLIN, Writer, generate_month
-from servicecenter.training import upgrade_database
+from tests.conftest import migrated_sqlite
 
 KB_DIR = PROJECT_ROOT / "knowledge" / "geldern"
 LATER = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)
@@ -30,9 +30,7 @@ def handbook(knowledge):
 
 @pytest.fixture()
 def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'quality.db'}"
-    upgrade_database(url)
-    return url
+    return migrated_sqlite(tmp_path / "quality.db")
 
 
 def figures(handbook, url: str, period: Period, now: dt.datetime = LATER):  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from servicecenter.handoff.tickets import (
 )
 from servicecenter.models import Ticket, TicketEvent
 from servicecenter.training import upgrade_database
+from tests.conftest import migrated_sqlite
 
 PG_URL = os.environ.get("ASSISTANT_TEST_POSTGRES_URL")
 AGENT = "agent:mueller"
@@ -54,9 +55,7 @@ def _postgres_schema_url(schema: str) -> str:
 )
 def db(request, tmp_path):
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tickets.db'}"
-        upgrade_database(url)
-        yield url
+        yield migrated_sqlite(tmp_path / "tickets.db")
         return
     schema = f"tickets_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with get_engine(PG_URL).begin() as conn:
