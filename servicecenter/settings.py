@@ -32,7 +32,7 @@ from pydantic import (
     constr,
     validator,
 )
-from pydantic.fields import ModelField
+from pydantic.fields import SHAPE_SINGLETON, ModelField
 
 from servicecenter import PROJECT_ROOT
 
@@ -378,17 +378,20 @@ def _limits(field: ModelField) -> str:
 
 
 def _field_at(model: Type[BaseModel], loc: Sequence[Union[int, str]]) -> Optional[ModelField]:
-    """The field an error location points to, through nested models (dict keys skipped)."""
+    """The field an error location points to, through nested models, mappings and lists."""
     field: Optional[ModelField] = None
     current: Any = model
+    key_follows = False
     for part in loc:
+        if key_follows:  # the key or index into a mapping or list field
+            key_follows = False
+            continue
         fields = getattr(current, "__fields__", None)
-        if fields is None:
-            continue  # a key of a mapping or an index of a list
-        field = fields.get(str(part))
+        field = fields.get(str(part)) if fields else None
         if field is None:
             return None
         current = field.type_
+        key_follows = field.shape != SHAPE_SINGLETON
     return field
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Dict, List
 
 import pytest
+from pydantic import BaseModel, Field, ValidationError, conint
 
 from servicecenter import PROJECT_ROOT
 from servicecenter.settings import (
@@ -18,6 +20,7 @@ from servicecenter.settings import (
     VoiceSettings,
     child_environment,
     env_names,
+    error_message,
     get_settings,
     get_trainer_settings,
     get_voice_settings,
@@ -137,3 +140,25 @@ def test_a_child_reads_exactly_the_parents_settings(clean_env, tmp_path):
     assert Settings() == parent
     assert VoiceSettings() == voice
     assert TrainerSettings() == trainer
+
+
+
+class _Slot(BaseModel):
+    wait_seconds: conint(ge=1, le=60)  # type: ignore[valid-type]
+    stage: int = Field(1, hint="1, 2 or 3")
+
+
+class _Plan(BaseModel):
+    slots: Dict[str, _Slot]
+    extra: List[_Slot] = []
+
+
+def test_messages_from_declared_limits_reach_fields_inside_mappings_and_lists():
+    with pytest.raises(ValidationError) as err:
+        _Plan.parse_obj({"slots": {"a": {"wait_seconds": 0, "stage": "x"}}, "extra": [{"wait_seconds": 99}]})
+    messages = {".".join(map(str, e["loc"])): error_message(_Plan, e) for e in err.value.errors()}
+    assert messages == {
+        "slots.a.wait_seconds": "must be between 1 and 60 seconds",
+        "slots.a.stage": "must be 1, 2 or 3",
+        "extra.0.wait_seconds": "must be between 1 and 60 seconds",
+    }
