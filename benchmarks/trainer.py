@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from servicecenter import PROJECT_ROOT
+from servicecenter.evaluation.dataset import heldout_texts
 
 MESSAGES = 100_000
 REQUESTS_PER_VIEW = 20
@@ -48,14 +48,6 @@ def _percentile(values: Sequence[float], pct: float) -> float:
     return ordered[index]
 
 
-def _texts() -> List[str]:
-    texts = []
-    for line in (PROJECT_ROOT / "tests" / "eval" / "heldout.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            texts += json.loads(line)["turns"]
-    return texts
-
-
 def fill(url: str, count: int, seed: int = 7) -> None:
     """``count`` inbox messages (already redacted, as sync stores them) in bulk."""
     from servicecenter.db import get_engine
@@ -63,7 +55,7 @@ def fill(url: str, count: int, seed: int = 7) -> None:
     from servicecenter.trainer.models import TrainerMessage
 
     rng = random.Random(seed)
-    texts = _texts()
+    texts = heldout_texts()
     intents = [f"svc_{s}" for s in ("reisepass", "personalausweis", "hundesteuer", "sperrmuell", "wohngeld")]
     intents += ["ask_fee", "nlu_fallback", "greet", "human"]
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=90)
@@ -114,11 +106,11 @@ def _client(settings: Any) -> Any:
 def measure_sync(url: str, events: int = SYNC_EVENTS) -> Dict[str, Any]:
     """Tracker events through redaction into the inbox: events per second."""
     from servicecenter.db import get_engine
-    from servicecenter.reports.events import RASA_EVENTS, create_events_table
+    from servicecenter.rasa_tables import RASA_EVENTS, create_events_table
     from servicecenter.trainer.inbox import sync
 
     create_events_table(get_engine(url))
-    texts = _texts()
+    texts = heldout_texts()
     rows = []
     now = time.time()
     for i in range(events):
@@ -190,7 +182,7 @@ def measure_activation(rasa_url: str, settings: Any, model: Optional[Path] = Non
 
     from servicecenter.secrets import rasa_api_token
     from servicecenter.stack import latest_model
-    from servicecenter.trainer.jobs import rasa_load_model
+    from servicecenter.trainer.activation import rasa_load_model
 
     model = model or latest_model(settings)
     started = time.perf_counter()

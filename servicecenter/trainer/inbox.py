@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from servicecenter.db import get_engine, session_scope
 from servicecenter.dialogue import slug_for
+from servicecenter.rasa_tables import has_events_table
+from servicecenter.text import STOP_WORDS, fold_umlauts
 from servicecenter.trainer import nlu_writer
 from servicecenter.trainer.errors import TrainerError
 from servicecenter.trainer.models import TrainerDecision, TrainerMessage, TrainerSyncState
@@ -40,7 +42,6 @@ IGNORED_ACTIONS = {"action_listen", "action_session_start", "action_unlikely_int
 CHANNEL_LABELS = {"rest": "Chat", "socketio": "Chat", "chat": "Chat", "voice": "Telefon", "unknown": "unbekannt"}
 CHANNEL_GROUPS = {"chat": ("rest", "socketio", "chat"), "voice": ("voice",)}
 FILLERS = {"äh", "ähm", "aeh", "aehm", "hm", "hmm", "ja", "also", "bitte", "mal", "eigentlich", "hallo", "guten", "tag"}
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _WORDS = re.compile(r"\[[A-Z\-]+\]|[a-z0-9]+")
 
 
@@ -56,9 +57,7 @@ def low_confidence() -> float:
 
 def group_key(text: str) -> str:
     """Near-duplicate key: the set of content words (case, umlauts, order, fillers ignored)."""
-    from servicecenter.evaluation import STOP_WORDS
-
-    words = _WORDS.findall(text.lower().translate(_FOLD).replace("[e-mail]", "[email]"))
+    words = _WORDS.findall(fold_umlauts(text.lower()).replace("[e-mail]", "[email]"))
     content = sorted({w for w in words if w not in STOP_WORDS and w not in FILLERS and len(w) > 1})
     basis = " ".join(content) if content else " ".join(words)
     return hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
@@ -101,7 +100,7 @@ def _service_of(parse: Mapping[str, Any], original: str, redacted: str) -> Tuple
 
 
 def events_table_present(url: Optional[str] = None) -> bool:
-    return inspect(get_engine(url)).has_table("events")
+    return has_events_table(get_engine(url))
 
 
 def feedback_table_present(url: Optional[str] = None) -> bool:
@@ -132,7 +131,7 @@ def sync(url: Optional[str] = None, redactor: Optional[Redactor] = None, limit: 
 
 
 def _sync(url: Optional[str], redactor: Optional[Redactor], limit: int) -> SyncResult:
-    from servicecenter.reports.events import RASA_EVENTS as EV
+    from servicecenter.rasa_tables import RASA_EVENTS as EV
 
     result = SyncResult()
     if not events_table_present(url):
