@@ -162,3 +162,14 @@ def test_messages_from_declared_limits_reach_fields_inside_mappings_and_lists():
         "slots.a.stage": "must be 1, 2 or 3",
         "extra.0.wait_seconds": "must be between 1 and 60 seconds",
     }
+
+
+def test_a_dot_env_file_is_read_for_every_section(clean_env, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "ASSISTANT_CONSOLE_PORT=8123\nASSISTANT_VOICE_SIP_PORT=5099\nASSISTANT_TRAINER_GATE_MARGIN=0.05\n",
+        encoding="utf-8",
+    )
+    assert Settings(_env_file=env_file).console_port == 8123
+    assert VoiceSettings(_env_file=env_file).sip_port == 5099
+    assert TrainerSettings(_env_file=env_file).gate_margin == 0.05
