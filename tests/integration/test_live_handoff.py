@@ -43,13 +43,15 @@ class Citizen:
         self.client.emit("session_request", {"session_id": self.session_id})
         assert confirmed.wait(30), "no session_confirm from Rasa"
 
-    def say(self, text: str, expect_reply: bool = True) -> List[Dict[str, Any]]:
+    def say(self, text: str, expect_reply: bool = True, until=None) -> List[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+        """Send ``text``; the messages that arrive until one satisfies ``until`` (default: any
+        message), plus the rest of a multi-message answer."""
         before = len(self.received)
         self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
         if not expect_reply:
             time.sleep(2.0)
             return self.received[before:]
-        self.wait_for(lambda m: True, start=before)
+        self.wait_for(until or (lambda m: True), start=before)
         time.sleep(0.8)  # the rest of a multi-message answer
         return self.received[before:]
 
@@ -64,6 +66,10 @@ class Citizen:
 
     def close(self) -> None:
         self.client.disconnect()
+
+
+def is_handoff_status(message: Dict[str, Any]) -> bool:
+    return message.get("type") == "handoff_status"
 
 
 def texts(messages: List[Dict[str, Any]]) -> str:
@@ -110,7 +116,7 @@ def citizen(stack):
 def test_in_core_hours_an_agent_takes_over_the_chat_and_hands_back(stack, session_db, citizen):
     with core_hours(stack.knowledge_dir, staffed=True):
         citizen.say("Was kostet ein Reisepass?")
-        reply = citizen.say("Ich möchte bitte mit einem Menschen sprechen")
+        reply = citizen.say("Ich möchte bitte mit einem Menschen sprechen", until=is_handoff_status)
         # The citizen learns who takes over and how long it may take.
         assert "übernimmt dieses Gespräch" in texts(reply)
         assert re.search(r"an Position \d+; die Wartezeit beträgt voraussichtlich etwa", texts(reply))
@@ -165,7 +171,7 @@ def test_in_core_hours_an_agent_takes_over_the_chat_and_hands_back(stack, sessio
 
 def test_outside_core_hours_the_citizen_gets_a_callback_offer_and_a_ticket(stack, session_db, citizen):
     with core_hours(stack.knowledge_dir, staffed=False):
-        reply = citizen.say("Ich will mit einem Mitarbeiter sprechen")
+        reply = citizen.say("Ich will mit einem Mitarbeiter sprechen", until=is_handoff_status)
     text = texts(reply)
     assert messages.servicecenter_closed(None).rstrip(". ") in text
     assert messages.CALLBACK_OFFER.strip() in text and "Rückruf anfordern" in text
@@ -177,7 +183,7 @@ def test_outside_core_hours_the_citizen_gets_a_callback_offer_and_a_ticket(stack
 
 
 def test_a_department_ticket_is_mailed_to_the_department_over_smtp(stack, session_db, mail_sink, citizen):
-    citizen.say("Wie ist der Stand meines Bauantrags? Ich warte seit Wochen.")
+    citizen.say("Wie ist der Stand meines Bauantrags? Ich warte seit Wochen.", until=is_handoff_status)
     ticket = ticket_of(session_db, citizen.session_id)
     assert ticket is not None and ticket.department_slug == "bauordnung"
     recipients, message = mail_sink.wait_for(lambda rcpt, msg: ticket.id in msg.get_content())
